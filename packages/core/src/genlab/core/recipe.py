@@ -1,0 +1,123 @@
+"""Recipes: a typed config (a TrainConfig dataclass) plus a builder, registered by entry point.
+
+Every genlab package lists its recipes under the entry-point group ``genlab.recipes``, so
+installing a package adds its recipes to the one ``genlab`` CLI. A recipe's ``build(config)``
+returns a ``Task``: the model, its training data and loss, and how to sample and evaluate it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from genlab.core.lookup import unknown
+from genlab.core.trainer import TrainConfig
+from torch import nn
+from torch.utils.data import Dataset
+
+PRESETS = ("smoke", "default", "paper")
+
+
+class Task(Protocol):
+    """What a recipe builds; the run machinery needs nothing else."""
+
+    model: nn.Module
+    train_set: Dataset
+    n_show: int  # how many samples the run's figure shows
+
+    def loss(self, model: nn.Module, batch: Any) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def evaluate(self, model: nn.Module) -> dict[str, float]: ...
+
+    def sample(self, model: nn.Module, n: int) -> torch.Tensor: ...
+
+    def save_samples(self, samples: torch.Tensor, out: Path) -> Path: ...
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A named experiment: config class, presets (field overrides) and a builder."""
+
+    name: str
+    description: str
+    config: type[TrainConfig]
+    build: Callable[[Any], Task]
+    presets: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    package: str = ""
+
+    def make_config(self, preset: str = "default", overrides: Mapping[str, str] | None = None) -> TrainConfig:
+        """The dataclass defaults, then the preset's overrides, then the user's (parsed by field type)."""
+        if preset not in PRESETS:
+            raise ValueError(
+                f"unknown preset {preset!r} for recipe {self.name}: use one of {', '.join(PRESETS)}"
+            )
+        values = dict(self.presets.get(preset, {}))
+        values.update(parse_fields(self.config, overrides or {}))
+        return self.config(**values)
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _parse_value(name: str, kind: Any, text: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin is typing.Literal:
+        choices = typing.get_args(kind)
+        if text not in choices:
+            raise ValueError(f"field {name} must be one of {', '.join(map(str, choices))}, got {text!r}")
+        return text
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in typing.get_args(kind) if a is not type(None)]
+        return None if text.lower() == "none" else _parse_value(name, inner[0], text)
+    if kind is bool:
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"field {name} expects true or false, got {text!r}")
+    if kind in (int, float, str):
+        try:
+            return kind(text)
+        except ValueError:
+            raise ValueError(f"field {name} expects {kind.__name__}, got {text!r}") from None
+    raise ValueError(f"field {name} of type {kind} cannot be set from the command line")
+
+
+def parse_fields(cls: type, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Typed values for ``--field value`` pairs; unknown or ill-typed fields raise ValueError."""
+    types_ = _field_types(cls)
+    out = {}
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in types_:
+            raise unknown(f"config field of {cls.__name__}", name, types_)
+        out[name] = _parse_value(name, types_[name], value) if isinstance(value, str) else value
+    return out
+
+
+def discover() -> dict[str, Recipe]:
+    """Every recipe registered under the ``genlab.recipes`` entry-point group by an installed package."""
+    recipes = {}
+    for ep in entry_points(group="genlab.recipes"):
+        recipe = ep.load()
+        if not isinstance(recipe, Recipe):
+            raise TypeError(f"entry point {ep.name} = {ep.value} is not a genlab Recipe")
+        dist = ep.dist.name if ep.dist else ""
+        recipes[recipe.name] = dataclasses.replace(recipe, package=dist)
+    return dict(sorted(recipes.items()))
+
+
+def get_recipe(name: str) -> Recipe:
+    recipes = discover()
+    if name not in recipes:
+        raise unknown("recipe", name, recipes)
+    return recipes[name]

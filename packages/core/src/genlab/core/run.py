@@ -1,0 +1,143 @@
+"""The run directory contract, shared by ``genlab train``, ``sample`` and ``eval``.
+
+runs/<recipe>/<stamp>/ holds config.json, checkpoints/, metrics.jsonl, eval.json, samples.png
+(or .gif), loss.png and report.md. A run directory is enough to rebuild the task, reload the EMA
+weights and sample or evaluate again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from genlab.core import __version__, checkpoint, distributed
+from genlab.core.plotting import plot_loss
+from genlab.core.recipe import Recipe, Task, get_recipe
+from genlab.core.trainer import TrainConfig, Trainer
+
+
+class RunDirError(RuntimeError):
+    """A run directory is missing or does not follow the contract."""
+
+
+def new_run_dir(out: Path, recipe: str) -> Path:
+    """A fresh ``out/<recipe>/<stamp>`` chosen on rank 0 and shared with every rank."""
+    path = None
+    if not distributed.active() or torch.distributed.get_rank() == 0:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        path = out / recipe / stamp
+        n = 1
+        while path.exists():
+            path, n = out / recipe / f"{stamp}-{n}", n + 1
+        path.mkdir(parents=True)
+    return Path(distributed.broadcast(str(path)))
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    tmp.replace(path)
+
+
+def train(
+    recipe: Recipe, cfg: TrainConfig, preset: str, out: Path = Path("runs"), run_dir: Path | None = None
+) -> Path:
+    """Train ``recipe`` with ``cfg`` into a new run directory (or resume ``run_dir``); return its path."""
+    run_dir = Path(run_dir) if run_dir else new_run_dir(Path(out), recipe.name)
+    info = distributed.setup(cfg.device)
+    if info.is_main and not (run_dir / "config.json").exists():
+        _write_json(
+            run_dir / "config.json",
+            {
+                "recipe": recipe.name,
+                "package": recipe.package,
+                "preset": preset,
+                "config": dataclasses.asdict(cfg),
+                "genlab_version": __version__,
+            },
+        )
+    torch.manual_seed(cfg.seed)
+    task = recipe.build(cfg)
+    started = time.perf_counter()
+    trainer = Trainer(task.model, task.loss, task.train_set, cfg, run_dir, evaluate=task.evaluate)
+    ema = trainer.fit()
+    if info.is_main:
+        timing = {"train_seconds": time.perf_counter() - started, "resumed_from": trainer.start_step}
+        finish(run_dir, task, ema, timing)
+    distributed.barrier()
+    return run_dir
+
+
+def finish(run_dir: Path, task: Task, model: torch.nn.Module, timing: dict[str, float]) -> dict[str, float]:
+    """Evaluate, sample and write eval.json, the sample figure, loss.png and report.md."""
+    model.eval()
+    started = time.perf_counter()
+    results = task.evaluate(model)
+    results["eval_seconds"] = time.perf_counter() - started
+    _write_json(run_dir / "eval.json", results)
+    samples = task.sample(model, task.n_show)
+    figure = task.save_samples(samples, run_dir / "samples.png")
+    if (run_dir / "metrics.jsonl").exists():
+        plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
+    write_report(run_dir, results, timing, figure)
+    return results
+
+
+def write_report(run_dir: Path, results: dict[str, float], timing: dict[str, float], figure: Path) -> None:
+    config = json.loads((run_dir / "config.json").read_text())
+    rows = "\n".join(
+        f"| {k} | {v:.6g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in results.items()
+    )
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu"
+    text = f"""# {config["recipe"]} ({config["preset"]} preset)
+
+Trained {config["config"]["steps"]} steps in {timing["train_seconds"]:.1f} s on {device}
+({torch.get_num_threads()} threads), genlab {config["genlab_version"]}, torch {torch.__version__}.
+Resumed from step {timing.get("resumed_from", 0)}.
+
+## Evaluation
+
+| metric | value |
+|---|---|
+{rows}
+
+## Samples
+
+![samples]({figure.name})
+
+## Training loss
+
+![loss](loss.png)
+
+## Config
+
+```json
+{json.dumps(config["config"], indent=1)}
+```
+"""
+    (run_dir / "report.md").write_text(text)
+
+
+def load_run(run_dir: Path) -> tuple[Recipe, TrainConfig, Task, torch.nn.Module]:
+    """Rebuild a run's task and load its EMA weights from the latest checkpoint."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise RunDirError(f"{run_dir} is not a genlab run directory (no config.json)")
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+        recipe = get_recipe(saved["recipe"])
+        cfg = recipe.config(**saved["config"])
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise RunDirError(f"{run_dir}/config.json is corrupt or from another version: {err}") from err
+    found = checkpoint.latest(run_dir / "checkpoints")
+    if found is None:
+        raise RunDirError(f"{run_dir} has no checkpoint yet")
+    torch.manual_seed(cfg.seed)
+    task = recipe.build(cfg)
+    checkpoint.load_weights(task.model, found.path / "ema.safetensors")
+    return recipe, cfg, task, task.model.eval()

@@ -1,0 +1,238 @@
+"""A generic trainer over ``loss_fn(model, batch) -> (loss, logs)``.
+
+AdamW with linear warm-up then cosine decay, gradient clipping, an EMA of the weights through
+``torch.optim.swa_utils.AveragedModel``, bf16 autocast on GPU, DDP when launched by torchrun.
+Everything random is a pure function of (seed, rank, step): the data order comes from a seeded
+DistributedSampler per epoch and the global RNG is reseeded every step, so a resumed run
+reproduces an uninterrupted one exactly and no RNG state needs saving.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from genlab.core import checkpoint, distributed
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel
+from torch.utils.data import Dataset, DistributedSampler, TensorDataset, default_collate
+from tqdm.auto import tqdm
+
+LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings shared by every recipe (recipes subclass this)."""
+
+    steps: int = 1000
+    batch_size: int = 256  # global: split evenly over ranks
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup: int = 100
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # 0 disables clipping
+    ema_decay: float = 0.999
+    seed: int = 0
+    log_every: int = 50
+    eval_every: int = 0  # 0: evaluate only at the end of the run
+    ckpt_every: int = 500
+    keep_checkpoints: int = 2
+    device: str = "auto"
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss became NaN or inf; the run stopped before applying that step."""
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up to ``lr``, then cosine decay to ``lr * min_lr_ratio`` at the last step."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (
+        cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    )
+
+
+def ema_model(model: nn.Module, decay: float) -> AveragedModel:
+    """EMA with warm-up: the decay is min(decay, (1 + n) / (10 + n)) after n updates."""
+
+    def update(averaged, current, n_averaged):
+        n = float(n_averaged)
+        torch._foreach_lerp_(averaged, current, 1 - min(decay, (1 + n) / (10 + n)))
+
+    return AveragedModel(model, multi_avg_fn=update, use_buffers=True)
+
+
+class Batches:
+    """Batch ``step`` of this rank: a slice of a seeded DistributedSampler's epoch order."""
+
+    def __init__(self, dataset: Dataset, global_batch: int, info: distributed.DistInfo, seed: int):
+        if global_batch % info.world_size:
+            raise ValueError(f"batch_size {global_batch} does not split evenly over {info.world_size} ranks")
+        self.dataset, self.per_rank = dataset, global_batch // info.world_size
+        self.sampler = DistributedSampler(
+            dataset, num_replicas=info.world_size, rank=info.rank, shuffle=True, seed=seed, drop_last=True
+        )
+        self.steps_per_epoch = len(self.sampler) // self.per_rank
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"dataset of {len(dataset)} items is smaller than one batch of {global_batch}")
+        self._epoch, self._order = -1, []
+
+    def __call__(self, step: int):
+        epoch, i = divmod(step, self.steps_per_epoch)
+        if epoch != self._epoch:
+            self.sampler.set_epoch(epoch)
+            self._epoch, self._order = epoch, torch.tensor(list(self.sampler))
+        idx = self._order[i * self.per_rank : (i + 1) * self.per_rank]
+        if isinstance(self.dataset, TensorDataset):
+            parts = [t[idx] for t in self.dataset.tensors]
+            return parts[0] if len(parts) == 1 else tuple(parts)
+        return default_collate([self.dataset[j] for j in idx.tolist()])
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, (tuple, list)):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+class Trainer:
+    """Train ``model`` on ``dataset`` with ``loss_fn``; checkpoints and metrics go to ``run_dir``.
+
+    ``fit()`` resumes from the latest checkpoint in ``run_dir`` when there is one.
+    ``evaluate(ema_model) -> dict`` runs on rank 0 every ``eval_every`` steps.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        loss_fn: LossFn,
+        dataset: Dataset,
+        cfg: TrainConfig,
+        run_dir: Path | None = None,
+        evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+    ):
+        self.cfg, self.loss_fn, self.evaluate = cfg, loss_fn, evaluate
+        self.info = distributed.setup(cfg.device)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        if self.run_dir and self.info.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.model = model.to(self.info.device)
+        self.ema = ema_model(self.model, cfg.ema_decay)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.batches = Batches(dataset, cfg.batch_size, self.info, cfg.seed)
+        self.step = self.start_step = 0
+        self.history: list[dict[str, float]] = []
+
+    @property
+    def ckpt_root(self) -> Path | None:
+        return self.run_dir / "checkpoints" if self.run_dir else None
+
+    def resume(self) -> bool:
+        """Load the latest checkpoint of ``run_dir`` if there is one."""
+        found = checkpoint.latest(self.ckpt_root) if self.ckpt_root else None
+        if found is None:
+            return False
+        checkpoint.load_weights(self.model, found.path / "model.safetensors")
+        checkpoint.load_weights(self.ema.module, found.path / "ema.safetensors")
+        self.ema.n_averaged.fill_(found.meta["ema_updates"])
+        checkpoint.load_optimizer(self.optimizer, found.path / "optimizer.pt")
+        self.step = found.step
+        return True
+
+    def save(self) -> Path | None:
+        if not (self.ckpt_root and self.info.is_main):
+            return None
+        return checkpoint.save(
+            self.ckpt_root,
+            self.step,
+            self.model,
+            self.ema.module,
+            self.optimizer,
+            meta={"ema_updates": int(self.ema.n_averaged), "config": asdict(self.cfg)},
+            keep=self.cfg.keep_checkpoints,
+        )
+
+    def _log(self, record: dict[str, float]) -> None:
+        self.history.append(record)
+        if self.run_dir and self.info.is_main:
+            with open(self.run_dir / "metrics.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    def fit(self, until: int | None = None) -> nn.Module:
+        """Train to ``cfg.steps`` (or stop early at ``until``); return the EMA model."""
+        cfg, info = self.cfg, self.info
+        if self.step == 0:
+            self.resume()
+        self.start_step = self.step
+        end = min(cfg.steps, until) if until is not None else cfg.steps
+        net = DistributedDataParallel(self.model) if distributed.active() else self.model
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=info.device.type == "cuda")
+        bar = tqdm(
+            total=cfg.steps,
+            initial=self.step,
+            disable=not info.is_main,
+            dynamic_ncols=True,
+            leave=False,
+            mininterval=1.0,
+        )
+        started = time.perf_counter()
+        while self.step < end:
+            step = self.step
+            lr = lr_at(step, cfg)
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            torch.manual_seed(cfg.seed + 1_000_003 * (step + 1) + 7919 * info.rank)
+            batch = to_device(self.batches(step), info.device)
+            self.model.train()
+            with autocast:
+                loss, logs = self.loss_fn(net, batch)
+            global_loss = distributed.mean_over_ranks(loss.detach().float()).item()
+            if not math.isfinite(global_loss):
+                last = checkpoint.latest(self.ckpt_root) if self.ckpt_root else None
+                kept = f"the last good checkpoint is {last.path}" if last else "no checkpoint was written yet"
+                raise NonFiniteLossError(
+                    f"loss is {global_loss} at step {step}; stopped before applying it; {kept}"
+                )
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or math.inf)
+            self.optimizer.step()
+            self.ema.update_parameters(self.model)
+            self.step = step + 1
+            bar.update(1)
+            if self.step % cfg.log_every == 0 or self.step == end:
+                record = {
+                    "step": self.step,
+                    "loss": global_loss,
+                    "lr": lr,
+                    "grad_norm": float(grad_norm),
+                    "elapsed_s": time.perf_counter() - started,
+                    **{k: float(v) for k, v in logs.items()},
+                }
+                bar.set_postfix(loss=f"{global_loss:.4f}")
+                self._log(record)
+            if cfg.ckpt_every and self.step % cfg.ckpt_every == 0:
+                self.save()
+            if self.evaluate and cfg.eval_every and self.step % cfg.eval_every == 0 and info.is_main:
+                self._log(
+                    {"step": self.step, **{f"eval/{k}": v for k, v in self.evaluate(self.ema.module).items()}}
+                )
+        bar.close()
+        if self.step == cfg.steps:
+            self.save()
+        distributed.barrier()
+        return self.ema.module
