@@ -9,7 +9,7 @@ from genlab.core import checkpoint
 from genlab.core.checkpoint import CheckpointError
 from genlab.core.flow.matching import cfm_loss
 from genlab.core.nn import TimeMLP
-from genlab.core.trainer import NonFiniteLossError, Trainer, TrainConfig, lr_at
+from genlab.core.trainer import NonFiniteLossError, TrainConfig, Trainer, lr_at
 
 CFG = dict(steps=20, batch_size=64, lr=1e-2, warmup=5, ckpt_every=10, log_every=5, ema_decay=0.9, device="cpu")
 

@@ -1,0 +1,1 @@
+"""3D generation built on genlab.core and nerfstudio."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+
 from genlab.core.lookup import lookup
 from genlab.core.tensors import append_dims, check_time
 

@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import torch
-from genlab.core.lookup import unknown
-from genlab.core.trainer import TrainConfig
 from torch import nn
 from torch.utils.data import Dataset
+
+from genlab.core.lookup import unknown
+from genlab.core.trainer import TrainConfig
 
 PRESETS = ("smoke", "default", "paper")
 

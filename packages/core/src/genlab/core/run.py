@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from genlab.core import __version__, checkpoint, distributed
 from genlab.core.plotting import plot_loss
 from genlab.core.recipe import Recipe, Task, get_recipe

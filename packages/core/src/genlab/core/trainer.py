@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from genlab.core import checkpoint, distributed
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import Dataset, DistributedSampler, TensorDataset, default_collate
 from tqdm.auto import tqdm
+
+from genlab.core import checkpoint, distributed
 
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
 

@@ -1,0 +1,1 @@
+"""Molecule generation built on genlab.core and RDKit."""

@@ -1,0 +1,1 @@
+"""Planning with diffusion built on genlab.core."""

@@ -1,0 +1,1 @@
+"""Experiments behind the theory of generative models, built on genlab.core."""

@@ -1,0 +1,1 @@
+"""Video generative models built on genlab.core."""

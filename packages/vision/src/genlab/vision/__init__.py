@@ -1,0 +1,1 @@
+"""Image generative models built on genlab.core."""

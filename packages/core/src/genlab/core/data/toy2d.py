@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 
 import torch
+
 from genlab.core.data.mixtures import GaussianMixture
 from genlab.core.lookup import lookup
 

@@ -10,9 +10,10 @@ and the CFM loss E ||v(x_t, t) - (x_1 - x_0)||^2 has the marginal velocity as it
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from genlab.core.ode import integrate, time_grid
 from genlab.core.tensors import append_dims, check_finite
-from torch import nn
 
 
 def linear_path(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from genlab.core.metrics.distances import frechet_distance
 from safetensors.torch import load_file, save_file
 from torch import nn
+
+from genlab.core.metrics.distances import frechet_distance
 
 WEIGHTS = Path(__file__).with_name("digits_classifier.safetensors")
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import torch
+from torch import nn
+
 from genlab.core.nn.embeddings import SinusoidalEmbedding
 from genlab.core.tensors import check_time
-from torch import nn
 
 
 class TimeMLP(nn.Module):

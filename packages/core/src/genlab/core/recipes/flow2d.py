@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Literal
 
 import torch
+from torch.utils.data import TensorDataset
+
 from genlab.core.data.toy2d import get_density
 from genlab.core.flow.matching import cfm_loss, sample_flow
 from genlab.core.metrics.distances import mmd, sliced_wasserstein
@@ -16,7 +18,6 @@ from genlab.core.ode import EVALS_PER_STEP
 from genlab.core.plotting import scatter_2d
 from genlab.core.recipe import Recipe
 from genlab.core.trainer import TrainConfig
-from torch.utils.data import TensorDataset
 
 DensityName = Literal[
     "checkerboard", "8gaussians", "ring8", "grid25", "gaussian", "moons", "swissroll", "rings"

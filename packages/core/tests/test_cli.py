@@ -1,0 +1,80 @@
+"""The run-directory contract through the CLI, and its errors."""
+
+import json
+
+import pytest
+
+from genlab.core.cli import main
+from genlab.core.recipe import discover, get_recipe
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_shows_core_recipes(capsys):
+    code, out, _ = run_cli(capsys, "list")
+    assert code == 0
+    assert any(line.split()[:2] == ["flow-2d", "genlab-core"] for line in out.splitlines())
+    assert discover()["flow-2d"].package == "genlab-core"
+
+
+def test_train_sample_eval_smoke_run(tmp_path, capsys):
+    code, out, err = run_cli(capsys, "train", "flow-2d", "--preset", "smoke", "--out", str(tmp_path), "--density", "moons")
+    assert code == 0, err
+    run_dir = next((tmp_path / "flow-2d").iterdir())
+    for name in ("config.json", "metrics.jsonl", "eval.json", "samples.png", "loss.png", "report.md"):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "checkpoints" / "latest").read_text() == "step-00000060"
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["recipe"] == "flow-2d" and config["preset"] == "smoke" and config["config"]["density"] == "moons"
+    results = json.loads((run_dir / "eval.json").read_text())
+    assert results["sliced_wasserstein"] > 0 and all(isinstance(v, float) for v in results.values())
+    assert "sliced_wasserstein" in (run_dir / "report.md").read_text()
+
+    code, out, _ = run_cli(capsys, "sample", str(run_dir), "--n", "500", "--out", str(tmp_path / "more.png"))
+    assert code == 0 and (tmp_path / "more.png").stat().st_size > 1000
+    code, out, _ = run_cli(capsys, "eval", str(run_dir))
+    assert code == 0 and json.loads(out)["sliced_wasserstein"] == pytest.approx(results["sliced_wasserstein"])
+
+
+def test_presets_and_typed_fields():
+    recipe = get_recipe("flow-2d")
+    assert recipe.make_config("smoke").steps == 60
+    cfg = recipe.make_config("default", {"lr": "3e-4", "hidden": "32", "method": "rk4"})
+    assert (cfg.lr, cfg.hidden, cfg.method) == (3e-4, 32, "rk4")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "flow2d"], "unknown recipe 'flow2d'; did you mean 'flow-2d'"),
+        (["train", "flow-2d", "--hiden", "3"], "did you mean 'hidden'"),
+        (["train", "flow-2d", "--hidden", "wide"], "field hidden expects int, got 'wide'"),
+        (["train", "flow-2d", "--method", "rk5"], "field method must be one of euler, midpoint, heun, rk4"),
+        (["train", "flow-2d", "--density", "checkerbord"], "must be one of"),
+        (["train", "flow-2d", "--hidden"], "has no value"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(capsys, argv, message):
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and message in err
+
+
+def test_bad_preset_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "flow-2d", "--preset", "huge"])
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+
+
+def test_missing_or_corrupt_run_directories(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "sample", str(tmp_path / "nowhere"))
+    assert code == 2 and "not a genlab run directory" in err
+    (tmp_path / "config.json").write_text("{not json")
+    code, _, err = run_cli(capsys, "eval", str(tmp_path))
+    assert code == 2 and "config.json is corrupt" in err
+    (tmp_path / "config.json").write_text(json.dumps({"recipe": "flow-2d", "config": {"steps": 5}}))
+    code, _, err = run_cli(capsys, "sample", str(tmp_path))
+    assert code == 2 and "has no checkpoint" in err
