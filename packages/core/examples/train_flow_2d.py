@@ -1,6 +1,6 @@
 """Flow matching on the checkerboard in library code: data, model, loss, trainer, sampler, metric.
 
-    uv run python packages/core/examples/train_flow_2d.py
+uv run python packages/core/examples/train_flow_2d.py
 """
 
 import torch

@@ -22,14 +22,20 @@ def test_list_shows_core_recipes(capsys):
 
 
 def test_train_sample_eval_smoke_run(tmp_path, capsys):
-    code, out, err = run_cli(capsys, "train", "flow-2d", "--preset", "smoke", "--out", str(tmp_path), "--density", "moons")
+    code, out, err = run_cli(
+        capsys, "train", "flow-2d", "--preset", "smoke", "--out", str(tmp_path), "--density", "moons"
+    )
     assert code == 0, err
     run_dir = next((tmp_path / "flow-2d").iterdir())
     for name in ("config.json", "metrics.jsonl", "eval.json", "samples.png", "loss.png", "report.md"):
         assert (run_dir / name).is_file(), name
     assert (run_dir / "checkpoints" / "latest").read_text() == "step-00000060"
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["recipe"] == "flow-2d" and config["preset"] == "smoke" and config["config"]["density"] == "moons"
+    assert (
+        config["recipe"] == "flow-2d"
+        and config["preset"] == "smoke"
+        and config["config"]["density"] == "moons"
+    )
     results = json.loads((run_dir / "eval.json").read_text())
     assert results["sliced_wasserstein"] > 0 and all(isinstance(v, float) for v in results.values())
     assert "sliced_wasserstein" in (run_dir / "report.md").read_text()

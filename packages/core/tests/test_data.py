@@ -42,7 +42,9 @@ def test_digits_split_is_fixed_and_disjoint():
     assert train.images.shape == (1500, 1, 8, 8) and 0 <= train.images.min() and train.images.max() <= 1
     assert int(train.levels.max()) == 16
     flat_train = {tuple(x.flatten().tolist()) + (int(y),) for x, y in zip(train.levels, train.labels)}
-    overlap = sum(tuple(x.flatten().tolist()) + (int(y),) in flat_train for x, y in zip(test.levels, test.labels))
+    overlap = sum(
+        tuple(x.flatten().tolist()) + (int(y),) in flat_train for x, y in zip(test.levels, test.labels)
+    )
     assert overlap <= 2  # sklearn digits hold a couple of exact duplicate images
     assert torch.equal(load_digits("test").labels, test.labels)
     with pytest.raises(ValueError, match="split"):

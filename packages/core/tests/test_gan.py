@@ -76,7 +76,9 @@ def test_matching_aware_loss_counts_mismatched_pairs_as_fake():
     both = gan.matching_aware_d(REAL, FAKE, mismatched, fake_mismatched)
     assert both.item() == pytest.approx(loss.item() + F.softplus(fake_mismatched).mean().item())
     hinge = gan.matching_aware_d(REAL, FAKE, mismatched, kind="hinge")
-    assert hinge.item() == pytest.approx(gan.hinge_d(REAL, FAKE).item() + F.relu(1 + mismatched).mean().item())
+    assert hinge.item() == pytest.approx(
+        gan.hinge_d(REAL, FAKE).item() + F.relu(1 + mismatched).mean().item()
+    )
     with pytest.raises(ValueError, match="unknown matching-aware loss"):
         gan.matching_aware_d(REAL, FAKE, mismatched, kind="rpgan")
 

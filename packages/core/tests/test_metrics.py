@@ -58,6 +58,11 @@ def test_bits_per_dim_of_the_uniform_density_is_log2_bins():
     assert ((y >= 0) & (y < 1)).all() and torch.equal((y * 17).floor().long(), levels)
     log_p_uniform = torch.zeros(10)  # density 1 on [0, 1)^64
     assert torch.allclose(bits_per_dim(log_p_uniform, 64, 17), torch.full((10,), math.log2(17)))
+    # the same density seen on [-1, 1] (x = 2y - 1) has log p_x = -D log 2
+    assert torch.allclose(
+        bits_per_dim(torch.full((10,), -64 * math.log(2)), 64, 17, scale=2.0),
+        torch.full((10,), math.log2(17)),
+    )
     with pytest.raises(ValueError, match="levels"):
         dequantize(torch.tensor([17]), 17)
 

@@ -9,7 +9,9 @@ from genlab.core.ode import integrate, integrate_adaptive, time_grid
 def test_rk4_is_exact_for_a_cubic_path():
     # dx/dt = 3 t^2 from t = 0 to 1 moves x by exactly 1 (flow_matching's solver test)
     x = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
-    out = integrate(lambda x, t: 3 * t[:, None] ** 2 * torch.ones_like(x), x, time_grid(4, (1,), 0.0, 1.0).double(), "rk4")
+    out = integrate(
+        lambda x, t: 3 * t[:, None] ** 2 * torch.ones_like(x), x, time_grid(4, (1,), 0.0, 1.0).double(), "rk4"
+    )
     assert torch.allclose(out, torch.tensor([[2.0, 1.0]], dtype=torch.float64), atol=1e-12)
     adaptive = integrate_adaptive(lambda x, t: 3 * t[:, None] ** 2 * torch.ones_like(x), x, 0.0, 1.0)
     assert torch.allclose(adaptive, torch.tensor([[2.0, 1.0]], dtype=torch.float64), atol=1e-5)
@@ -20,7 +22,8 @@ def test_error_falls_with_the_method_order(method, order):
     # dx/dt = -x from t = 1 to t = 0 multiplies x by e
     x = torch.ones(1, 1, dtype=torch.float64)
     errors = [
-        (integrate(lambda x, t: -x, x, time_grid(n, (1,)).double(), method) - math.e).abs().item() for n in (8, 16, 32)
+        (integrate(lambda x, t: -x, x, time_grid(n, (1,)).double(), method) - math.e).abs().item()
+        for n in (8, 16, 32)
     ]
     slopes = [math.log2(errors[i] / errors[i + 1]) for i in range(2)]
     assert all(abs(s - order) < 0.3 for s in slopes), slopes

@@ -11,7 +11,9 @@ from genlab.core.flow.matching import cfm_loss
 from genlab.core.nn import TimeMLP
 from genlab.core.trainer import NonFiniteLossError, TrainConfig, Trainer, lr_at
 
-CFG = dict(steps=20, batch_size=64, lr=1e-2, warmup=5, ckpt_every=10, log_every=5, ema_decay=0.9, device="cpu")
+CFG = dict(
+    steps=20, batch_size=64, lr=1e-2, warmup=5, ckpt_every=10, log_every=5, ema_decay=0.9, device="cpu"
+)
 
 
 def make_trainer(run_dir, loss_fn=None, **overrides):
@@ -40,7 +42,9 @@ def test_resume_reproduces_an_uninterrupted_run_exactly(tmp_path):
     assert_same_weights(full.model, resumed.model)
     assert_same_weights(full.ema.module, resumed.ema.module)
     assert int(full.ema.n_averaged) == int(resumed.ema.n_averaged) == 20
-    losses = [json.loads(line)["loss"] for line in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+    losses = [
+        json.loads(line)["loss"] for line in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert len(losses) == 4 and all(math.isfinite(v) for v in losses)
 
 

@@ -76,9 +76,10 @@ def encode(text: str) -> torch.Tensor:
 
 def decode(tokens: torch.Tensor) -> str:
     """Text from byte tokens; bytes that are not valid UTF-8 become U+FFFD."""
-    if tokens.min() < 0 or tokens.max() >= VOCAB_SIZE:
+    tokens = tokens.long()
+    if tokens.numel() and (tokens.min() < 0 or tokens.max() >= VOCAB_SIZE):
         raise ValueError("byte tokens must lie in [0, 256)")
-    return bytes(tokens.to(torch.uint8).tolist()).decode("utf-8", errors="replace")
+    return bytes(tokens.tolist()).decode("utf-8", errors="replace")
 
 
 def load_tokens(corpus: str = "python", split: str = "train") -> torch.Tensor:

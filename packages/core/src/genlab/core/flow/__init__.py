@@ -1,5 +1,43 @@
-"""Flow matching (Lipman et al. 2023; Liu et al. 2023; Albergo and Vanden-Eijnden 2023)."""
+"""Flow matching, stochastic interpolants and rectified flow (Lipman et al. 2023; Albergo and
+Vanden-Eijnden 2023; Liu et al. 2023; Tong et al. 2024)."""
 
+from genlab.core.flow.couplings import COUPLINGS, get_coupling
+from genlab.core.flow.exact import MixtureInterpolant
+from genlab.core.flow.interpolants import (
+    Interpolant,
+    get_interpolant,
+    noise_objective,
+    sample_sde,
+    velocity_objective,
+)
 from genlab.core.flow.matching import cfm_loss, linear_path, sample_flow
+from genlab.core.flow.rectified import (
+    crossing_rate,
+    distill_loss,
+    one_step,
+    reflow_pairs,
+    simulate,
+    straightness,
+    transport_cost,
+)
 
-__all__ = ["cfm_loss", "linear_path", "sample_flow"]
+__all__ = [
+    "COUPLINGS",
+    "Interpolant",
+    "MixtureInterpolant",
+    "cfm_loss",
+    "crossing_rate",
+    "distill_loss",
+    "get_coupling",
+    "get_interpolant",
+    "linear_path",
+    "noise_objective",
+    "one_step",
+    "reflow_pairs",
+    "sample_flow",
+    "sample_sde",
+    "simulate",
+    "straightness",
+    "transport_cost",
+    "velocity_objective",
+]

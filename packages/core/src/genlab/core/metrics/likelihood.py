@@ -19,11 +19,14 @@ def dequantize(levels: torch.Tensor, n_bins: int, generator: torch.Generator | N
     return (levels.float() + u) / n_bins
 
 
-def bits_per_dim(log_prob_y: torch.Tensor, num_dims: int, n_bins: int | None = None) -> torch.Tensor:
-    """-log2 P per dimension from the density of dequantised data scaled to [0, 1).
+def bits_per_dim(
+    log_prob: torch.Tensor, num_dims: int, n_bins: int | None = None, scale: float = 1.0
+) -> torch.Tensor:
+    """-log2 P per dimension from the density of the model's variable x = scale * y + shift, y the
+    dequantised data in [0, 1)^D (scale = 2 for models on [-1, 1]).
 
-    With ``n_bins`` the -D log n_bins change of variables turns the density of y into that of x + u;
-    without it the log-probability is taken to be of discrete data already.
+    With ``n_bins`` the -D log n_bins change of variables turns the density of y into that of the
+    integers plus u; without it the log-probability is taken to be of discrete data already.
     """
-    log_p = log_prob_y - (num_dims * math.log(n_bins) if n_bins else 0.0)
+    log_p = log_prob + num_dims * math.log(scale) - (num_dims * math.log(n_bins) if n_bins else 0.0)
     return -log_p / (num_dims * math.log(2.0))

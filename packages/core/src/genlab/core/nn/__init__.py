@@ -2,5 +2,6 @@
 
 from genlab.core.nn.embeddings import SinusoidalEmbedding
 from genlab.core.nn.mlp import TimeMLP
+from genlab.core.nn.transformer import CausalTransformer, DiffusionTransformer, KVCache
 
-__all__ = ["SinusoidalEmbedding", "TimeMLP"]
+__all__ = ["CausalTransformer", "DiffusionTransformer", "KVCache", "SinusoidalEmbedding", "TimeMLP"]

@@ -1,0 +1,56 @@
+"""Discrete diffusion and discrete flow matching: paths, per-token losses and samplers.
+
+Time is the noise level (t = 0 clean, t = 1 fully masked or uniform) and may be per token [B, L].
+"""
+
+from genlab.core.discrete.d3pm import D3PMPath
+from genlab.core.discrete.guidance import classifier_free_guidance, guided_logits
+from genlab.core.discrete.losses import (
+    D3PMLoss,
+    bits_per_token,
+    d3pm_loss,
+    d3pm_prior_kl,
+    generalized_kl_loss,
+    mdlm_loss,
+    nelbo,
+    sample_time,
+    subs_log_probs,
+)
+from genlab.core.discrete.paths import MixturePath, masked_path, uniform_path
+from genlab.core.discrete.samplers import (
+    ancestral_sample,
+    cached_ancestral_sample,
+    ctmc_euler_sample,
+    maskgit_sample,
+    maskgit_schedule,
+    sample_categorical,
+)
+from genlab.core.discrete.schedules import Cosine, Polynomial, Schedule, get_schedule
+
+__all__ = [
+    "Cosine",
+    "D3PMLoss",
+    "D3PMPath",
+    "MixturePath",
+    "Polynomial",
+    "Schedule",
+    "ancestral_sample",
+    "bits_per_token",
+    "cached_ancestral_sample",
+    "classifier_free_guidance",
+    "ctmc_euler_sample",
+    "d3pm_loss",
+    "d3pm_prior_kl",
+    "generalized_kl_loss",
+    "get_schedule",
+    "guided_logits",
+    "maskgit_sample",
+    "maskgit_schedule",
+    "masked_path",
+    "mdlm_loss",
+    "nelbo",
+    "sample_categorical",
+    "sample_time",
+    "subs_log_probs",
+    "uniform_path",
+]

@@ -1,0 +1,138 @@
+import pytest
+import torch
+
+from genlab.core.discrete import (
+    D3PMPath,
+    MixturePath,
+    ancestral_sample,
+    cached_ancestral_sample,
+    classifier_free_guidance,
+    ctmc_euler_sample,
+    guided_logits,
+    masked_path,
+    maskgit_sample,
+    maskgit_schedule,
+    uniform_path,
+)
+from genlab.core.nn.transformer import DiffusionTransformer
+
+N = 12000
+
+
+def _tv(chain, x):
+    """Total variation between the samples' histogram and the exact chain over all sequences."""
+    seqs, p = chain.all_sequences()
+    radix = chain.vocab ** torch.arange(chain.length - 1, -1, -1)
+    emp = torch.bincount((x * radix).sum(-1), minlength=len(seqs)).double() / len(x)
+    assert torch.equal((seqs * radix).sum(-1), torch.arange(len(seqs)))
+    return 0.5 * (emp - p).abs().sum().item()
+
+
+CASES = {
+    "mdlm-ancestral": (lambda: masked_path(3), ancestral_sample, 32),
+    "mdlm-cached": (lambda: masked_path(3), cached_ancestral_sample, 32),
+    "uniform-ancestral": (lambda: uniform_path(3, "cosine"), ancestral_sample, 32),
+    "dfm-uniform-euler": (lambda: uniform_path(3), ctmc_euler_sample, 48),
+    "dfm-mask-euler": (lambda: MixturePath(3, "mask", "polynomial", n=2.0), ctmc_euler_sample, 48),
+    "d3pm-absorbing": (lambda: D3PMPath(3, "absorbing", 16), ancestral_sample, 16),
+    "d3pm-gaussian": (lambda: D3PMPath(3, "gaussian", 16), ancestral_sample, 16),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_samplers_with_the_exact_denoiser_reproduce_the_chain(small_chain, name):
+    make, sampler, steps = CASES[name]
+    path = make()
+    g = torch.Generator().manual_seed(0)
+    x = path.prior_sample((N, small_chain.length), generator=g)
+    x = sampler(small_chain.denoiser(path), path, x, torch.linspace(1, 0, steps + 1), generator=g)
+    reference = _tv(small_chain, small_chain.sample(N))  # pure sampling noise at this N
+    assert x.max() < 3 and _tv(small_chain, x) < reference + 0.03
+
+
+def test_few_parallel_steps_lose_the_correlations(small_chain):
+    path = masked_path(3)
+    g = torch.Generator().manual_seed(0)
+    x = ancestral_sample(
+        small_chain.denoiser(path), path, path.prior_sample((N, 4)), torch.linspace(1, 0, 2), generator=g
+    )
+    assert _tv(small_chain, x) > 0.05  # one step unmasks every token from its marginal: the oracle can fail
+
+
+def test_cached_sampler_matches_and_saves_calls():
+    torch.manual_seed(0)
+    model = DiffusionTransformer(6, 12, dim=16, depth=1, heads=2, out_dim=5, time_conditioning=False)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    calls = []
+
+    def counted(x, t):
+        calls.append(len(x))
+        return model(x, t)
+
+    path, grid = masked_path(5), torch.linspace(1, 0, 101)  # far more steps than tokens
+    x = path.prior_sample((8, 12))
+    plain = ancestral_sample(counted, path, x, grid, generator=torch.Generator().manual_seed(1))
+    n_plain = sum(calls)
+    calls.clear()
+    cached = cached_ancestral_sample(counted, path, x, grid, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(plain, cached) and (cached < 5).all()
+    assert sum(calls) < n_plain / 3
+
+
+def test_maskgit_schedule_is_monotone_and_ends_unmasked():
+    masked = torch.tensor([64, 10, 3, 0])
+    for schedule in ["cosine", "linear"]:
+        counts = maskgit_schedule(12, masked, schedule)
+        assert counts.shape == (12, 4)
+        steps = torch.cat([masked[None], counts])
+        assert (steps[1:] <= steps[:-1]).all() and (counts[-1] == 0).all()
+        assert ((steps[1:] < steps[:-1]) | (steps[:-1] == 0)).all()  # a token per step while any is left
+    cosine = maskgit_schedule(8, torch.tensor([64]))[:, 0]
+    assert (
+        cosine[:-1] >= maskgit_schedule(8, torch.tensor([64]), "linear")[:-1, 0]
+    ).all()  # reveals few first
+
+
+def test_maskgit_fills_masks_and_keeps_given_tokens():
+    torch.manual_seed(0)
+    model = DiffusionTransformer(6, 10, dim=16, depth=1, heads=2, out_dim=5)
+    seen = []
+
+    def spy(x, t):
+        seen.append((x == 5).sum(-1))
+        return model(x, t)
+
+    x = torch.full((3, 10), 5)
+    x[:, :3] = torch.tensor([0, 1, 2])
+    out = maskgit_sample(spy, x, steps=4, mask_id=5, generator=torch.Generator().manual_seed(0))
+    assert (out < 5).all() and torch.equal(out[:, :3], x[:, :3])
+    expected = torch.cat([torch.tensor([7]), maskgit_schedule(4, torch.tensor([7]))[:-1, 0]])
+    assert torch.equal(torch.stack(seen)[:, 0], expected)
+
+
+def test_guidance_interpolates_and_batches_the_two_passes():
+    torch.manual_seed(0)
+    model = DiffusionTransformer(6, 7, dim=16, depth=1, heads=2, out_dim=5, num_classes=3)
+    for p in model.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    x, t, y = torch.randint(6, (4, 7)), torch.rand(4), torch.tensor([0, 1, 2, 1])
+    cond, uncond = model(x, t, y=y), model(x, t, y=torch.full_like(y, 3))
+    for scale, expected in [(0.0, uncond), (1.0, cond)]:
+        torch.testing.assert_close(
+            classifier_free_guidance(model, scale, y=3)(x, t, y=y), expected.log_softmax(-1)
+        )
+    guided = classifier_free_guidance(model, 3.0, y=3)(x, t, y=y)
+    torch.testing.assert_close(guided, guided_logits(cond, uncond, 3.0))
+    torch.testing.assert_close(guided.exp().sum(-1), torch.ones(4, 7))
+    with pytest.raises(ValueError, match="null value"):
+        classifier_free_guidance(model, 2.0)(x, t, y=y)
+
+
+def test_bad_grids_are_named():
+    path = masked_path(4)
+    x = path.prior_sample((2, 5))
+    with pytest.raises(ValueError, match="from noise"):
+        ancestral_sample(lambda x, t: torch.zeros(*x.shape, 4), path, x, torch.linspace(0, 1, 5))
+    with pytest.raises(ValueError, match="prefix"):
+        ancestral_sample(lambda x, t: torch.zeros(*x.shape, 4), path, x, torch.zeros(5, 3))
