@@ -27,7 +27,13 @@ PRESETS = ("smoke", "default", "paper")
 
 
 class Task(Protocol):
-    """What a recipe builds; the run machinery needs nothing else."""
+    """What a recipe builds; the run machinery needs nothing else.
+
+    A multi-stage recipe (a teacher then a student, 1-RF then reflows) also defines
+    ``fit(cfg, run_dir) -> model``: it trains its earlier stages with ``run.train_stage`` under
+    ``run_dir/stages/<name>`` and its final model in ``run_dir`` itself, whose checkpoints
+    ``genlab sample`` and ``genlab eval`` then load into ``task.model``.
+    """
 
     model: nn.Module
     train_set: Dataset

@@ -65,13 +65,25 @@ def train(
     torch.manual_seed(cfg.seed)
     task = recipe.build(cfg)
     started = time.perf_counter()
-    trainer = Trainer(task.model, task.loss, task.train_set, cfg, run_dir, evaluate=task.evaluate)
-    ema = trainer.fit()
+    if hasattr(task, "fit"):
+        ema, start_step = task.fit(cfg, run_dir), None
+    else:
+        trainer = Trainer(task.model, task.loss, task.train_set, cfg, run_dir, evaluate=task.evaluate)
+        ema, start_step = trainer.fit(), trainer.start_step
     if info.is_main:
-        timing = {"train_seconds": time.perf_counter() - started, "resumed_from": trainer.start_step}
+        timing = {"train_seconds": time.perf_counter() - started, "resumed_from": start_step}
         finish(run_dir, task, ema, timing)
     distributed.barrier()
     return run_dir
+
+
+def train_stage(
+    name: str, model: torch.nn.Module, loss_fn, dataset, cfg: TrainConfig, run_dir: Path | None, evaluate=None
+) -> torch.nn.Module:
+    """One stage of a multi-stage recipe, checkpointed (and resumable) under ``run_dir/stages/name``;
+    returns its EMA model. With ``name=""`` the stage is the run's final model, in ``run_dir``."""
+    stage_dir = (Path(run_dir) / "stages" / name if name else Path(run_dir)) if run_dir else None
+    return Trainer(model, loss_fn, dataset, cfg, stage_dir, evaluate=evaluate).fit()
 
 
 def finish(run_dir: Path, task: Task, model: torch.nn.Module, timing: dict[str, float]) -> dict[str, float]:
@@ -99,7 +111,7 @@ def write_report(run_dir: Path, results: dict[str, float], timing: dict[str, flo
 
 Trained {config["config"]["steps"]} steps in {timing["train_seconds"]:.1f} s on {device}
 ({torch.get_num_threads()} threads), genlab {config["genlab_version"]}, torch {torch.__version__}.
-Resumed from step {timing.get("resumed_from", 0)}.
+Resumed from step {timing.get("resumed_from") or 0}.
 
 ## Evaluation
 
