@@ -11,7 +11,8 @@ from genlab.core.flow import (
     straightness,
     transport_cost,
 )
-from genlab.core.flow.matching import linear_path
+from genlab.core.diffusion import get_schedule
+from genlab.core.flow.matching import LINEAR, path_sample
 from genlab.core.metrics import mmd
 
 DATA = GaussianMixture(torch.tensor([[-3.0, 0.0], [3.0, 0.0]]), 0.3)
@@ -45,8 +46,11 @@ def test_crossings_of_straight_interpolations():
         crossing_rate(torch.zeros(3, 3), torch.zeros(3, 3))
 
 
-def test_time_direction_is_pinned():
+def test_time_direction_is_pinned_and_agrees_with_the_diffusion_core():
     x0, x1 = torch.zeros(4, 2), torch.ones(4, 2)
-    xt, u = linear_path(x0, x1, torch.tensor([0.0, 0.25, 0.5, 1.0]))
+    t = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    xt, u = path_sample(LINEAR, x0, x1, t)
     assert torch.equal(xt[0], x0[0]) and torch.equal(xt[-1], x1[-1])  # t = 0 data, t = 1 noise
     assert torch.allclose(xt[1], torch.full((2,), 0.25)) and torch.equal(u, x1 - x0)
+    # the diffusion core noises data the same way on the same linear path
+    assert torch.equal(get_schedule("rectified_flow").add_noise(x0, x1, t), xt)

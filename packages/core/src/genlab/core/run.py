@@ -49,8 +49,10 @@ def train(
     recipe: Recipe, cfg: TrainConfig, preset: str, out: Path = Path("runs"), run_dir: Path | None = None
 ) -> Path:
     """Train ``recipe`` with ``cfg`` into a new run directory (or resume ``run_dir``); return its path."""
-    run_dir = Path(run_dir) if run_dir else new_run_dir(Path(out), recipe.name)
     info = distributed.setup(cfg.device)
+    torch.manual_seed(cfg.seed)
+    task = recipe.build(cfg)  # a bad config fails here, before a run directory exists
+    run_dir = Path(run_dir) if run_dir else new_run_dir(Path(out), recipe.name)
     if info.is_main and not (run_dir / "config.json").exists():
         _write_json(
             run_dir / "config.json",
@@ -62,8 +64,6 @@ def train(
                 "genlab_version": __version__,
             },
         )
-    torch.manual_seed(cfg.seed)
-    task = recipe.build(cfg)
     started = time.perf_counter()
     if hasattr(task, "fit"):
         ema, start_step = task.fit(cfg, run_dir), None
@@ -153,4 +153,6 @@ def load_run(run_dir: Path) -> tuple[Recipe, TrainConfig, Task, torch.nn.Module]
     torch.manual_seed(cfg.seed)
     task = recipe.build(cfg)
     checkpoint.load_weights(task.model, found.path / "ema.safetensors")
+    if hasattr(task, "load_stages"):  # multi-stage recipes reload their earlier stages too
+        task.load_stages(run_dir)
     return recipe, cfg, task, task.model.eval()

@@ -10,7 +10,8 @@ from genlab.core.flow.interpolants import (
     sample_sde,
     velocity_objective,
 )
-from genlab.core.flow.matching import cfm_loss, linear_path, sample_flow
+from genlab.core.flow.matching import LINEAR, cfm_loss, path_sample, sample_flow
+from genlab.core.flow.paths import PATHS, CondOT, Trigonometric, get_path
 from genlab.core.flow.rectified import (
     crossing_rate,
     distill_loss,
@@ -30,7 +31,6 @@ __all__ = [
     "distill_loss",
     "get_coupling",
     "get_interpolant",
-    "linear_path",
     "noise_objective",
     "one_step",
     "reflow_pairs",
