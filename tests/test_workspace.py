@@ -47,3 +47,13 @@ def test_built_wheels_metadata_and_files(wheels, members):
             assert "genlab = genlab.core.cli:main" in entry_points and "[genlab.recipes]" in entry_points
         else:
             assert genlab_requires == ["genlab-core<0.2,>=0.1"], genlab_requires
+
+
+def test_torch_and_torchvision_are_a_matching_pair():
+    import torch
+    import torchvision
+    from torchvision.ops import nms
+
+    boxes = torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, 0.0, 1.0, 1.01]])
+    assert nms(boxes, torch.tensor([0.9, 0.8]), 0.5).tolist() == [0]  # a compiled torchvision op runs
+    assert torchvision.__version__.split("+")[0]

@@ -23,13 +23,21 @@ def test_list_shows_core_recipes(capsys):
 
 def test_train_sample_eval_smoke_run(tmp_path, capsys):
     code, out, err = run_cli(
-        capsys, "train", "flow-2d", "--preset", "smoke", "--out", str(tmp_path), "--density", "moons"
+        capsys, "train", "flow-2d", "--preset", "smoke", "--out", str(tmp_path), "--density", "moons", "--eval-every", "30"
     )
     assert code == 0, err
     run_dir = next((tmp_path / "flow-2d").iterdir())
     for name in ("config.json", "metrics.jsonl", "eval.json", "samples.png", "loss.png", "report.md"):
         assert (run_dir / name).is_file(), name
     assert (run_dir / "checkpoints" / "latest").read_text() == "step-00000060"
+    assert sorted(p.name for p in (run_dir / "progress").iterdir()) == [
+        "step-00000030.png",
+        "step-00000060.png",
+    ]
+    evals = [
+        r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "eval/mmd" in r
+    ]
+    assert [r["step"] for r in evals] == [30, 60]
     config = json.loads((run_dir / "config.json").read_text())
     assert (
         config["recipe"] == "flow-2d"
@@ -84,3 +92,13 @@ def test_missing_or_corrupt_run_directories(tmp_path, capsys):
     (tmp_path / "config.json").write_text(json.dumps({"recipe": "flow-2d", "config": {"steps": 5}}))
     code, _, err = run_cli(capsys, "sample", str(tmp_path))
     assert code == 2 and "has no checkpoint" in err
+
+
+def test_python_dash_m_is_the_cli():
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "genlab.core", "list"], capture_output=True, text=True, check=True
+    )
+    assert "flow-2d" in out.stdout

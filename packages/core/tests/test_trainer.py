@@ -121,3 +121,21 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
 def test_batches_must_fit_the_data(tmp_path):
     with pytest.raises(ValueError, match="smaller than one batch"):
         make_trainer(tmp_path, batch_size=1024)
+
+
+def test_ema_averages_float_tensors_and_copies_integer_buffers():
+    model = torch.nn.Linear(2, 2)
+    model.register_buffer("count", torch.tensor(0, dtype=torch.long))
+    model.register_buffer("flag", torch.tensor(False))
+    from genlab.core.trainer import ema_model
+
+    ema = ema_model(model, decay=0.5)
+    ema.update_parameters(model)  # the first update copies
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    model.count.fill_(7)
+    model.flag.fill_(True)
+    ema.update_parameters(model)
+    assert int(ema.module.count) == 7 and bool(ema.module.flag)
+    # decay min(0.5, 2/11) after one update: the average moves 1 - 2/11 of the way
+    assert torch.allclose(ema.module.weight, model.weight - 2 / 11)

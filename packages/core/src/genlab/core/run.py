@@ -68,13 +68,24 @@ def train(
     if hasattr(task, "fit"):
         ema, start_step = task.fit(cfg, run_dir), None
     else:
-        trainer = Trainer(task.model, task.loss, task.train_set, cfg, run_dir, evaluate=task.evaluate)
+        trainer = Trainer(task.model, task.loss, task.train_set, cfg, run_dir)
+        trainer.evaluate = lambda model: progress(run_dir, task, model, trainer.step)
         ema, start_step = trainer.fit(), trainer.start_step
     if info.is_main:
         timing = {"train_seconds": time.perf_counter() - started, "resumed_from": start_step}
         finish(run_dir, task, ema, timing)
     distributed.barrier()
     return run_dir
+
+
+def progress(run_dir: Path, task: Task, model: torch.nn.Module, step: int) -> dict[str, float]:
+    """A periodic evaluation during training: the numbers, plus a sample grid in progress/step-N.png."""
+    model.eval()
+    (run_dir / "progress").mkdir(exist_ok=True)
+    task.save_samples(task.sample(model, task.n_show), run_dir / "progress" / f"step-{step:08d}.png")
+    results = task.evaluate(model)
+    model.train()
+    return results
 
 
 def train_stage(

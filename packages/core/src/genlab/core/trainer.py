@@ -68,7 +68,12 @@ def ema_model(model: nn.Module, decay: float) -> AveragedModel:
 
     def update(averaged, current, n_averaged):
         n = float(n_averaged)
-        torch._foreach_lerp_(averaged, current, 1 - min(decay, (1 + n) / (10 + n)))
+        floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
+        if floats:
+            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1 - min(decay, (1 + n) / (10 + n)))
+        for a, c in zip(averaged, current):  # integer and bool buffers (counters, masks, flags) are copied
+            if not a.is_floating_point():
+                a.copy_(c)
 
     return AveragedModel(model, multi_avg_fn=update, use_buffers=True)
 

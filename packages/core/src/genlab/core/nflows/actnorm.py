@@ -3,7 +3,9 @@
 y = s * x + b per channel (axis 1), shared over every other axis; log-det = (spatial size) * sum log|s|.
 On the first ``forward`` call the scale and bias are set from the batch so that y has zero mean and
 unit variance per channel (data-dependent initialisation); an ``initialized`` buffer records it, so a
-loaded checkpoint is not re-initialised.
+loaded checkpoint is not re-initialised.  The flag is a float 0/1, not a bool, because weight averaging
+(the trainer's EMA over parameters and buffers) only takes floating-point tensors; both copies hold 1
+after the first step, so their average stays exactly 1.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ class ActNorm(Bijection):
         self.channels, self.eps = channels, eps
         self.log_scale = nn.Parameter(torch.zeros(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
-        self.register_buffer("initialized", torch.tensor(False))
+        self.register_buffer("initialized", torch.tensor(0.0))
 
     def _view(self, p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return p.view(1, -1, *([1] * (x.ndim - 2)))
@@ -34,7 +36,7 @@ class ActNorm(Bijection):
         mean, std = flat.mean(1), flat.std(1, correction=0)
         self.log_scale.copy_(-torch.log(std + self.eps))
         self.bias.copy_(-mean / (std + self.eps))
-        self.initialized.fill_(True)
+        self.initialized.fill_(1.0)
 
     def _logdet(self, x: torch.Tensor) -> torch.Tensor:
         spatial = x[0, 0].numel()
@@ -42,7 +44,7 @@ class ActNorm(Bijection):
 
     def forward(self, x, context=None):
         check_channels(x, self.channels, "ActNorm")
-        if not self.initialized:
+        if not self.initialized.item():
             self.initialize(x)
         y = x * self._view(self.log_scale.exp(), x) + self._view(self.bias, x)
         return y, self._logdet(x)

@@ -12,6 +12,9 @@ iteration) and ELU 1-Lipschitz, so Lip(g) <= c.
   each trace estimated by Hutchinson, tr(A) ~ v^T A v with v ~ N(0, I) (``probes`` of them), where
   v^T J^k is k vector-Jacobian products.  ``probes=None`` uses the basis vectors, giving exact traces;
   ``exact=True`` takes slogdet(I + J_g) of the full Jacobian (D products), for small D.
+- ``refresh_norms(iters)`` reruns the power iteration to convergence.  Needed after weight averaging
+  (an EMA copy): the averaged singular-vector estimates u, v are no longer unit singular vectors of
+  the averaged weights, so sigma = u^T W v is wrong and the bound Lip(g) <= c no longer holds.
 """
 
 from __future__ import annotations
@@ -51,6 +54,18 @@ class ResidualBlock(Bijection):
         for a, b in zip(sizes, sizes[1:]):
             layers += [spectral_norm(nn.Linear(a, b), n_power_iterations=n_power_iterations), nn.ELU()]
         self.net = nn.Sequential(*layers[:-1])
+
+    @torch.no_grad()
+    def refresh_norms(self, iters: int = 100) -> None:
+        """Run ``iters`` power iterations on every spectrally normalised weight (see the module doc)."""
+        for layer in self.net:
+            if parametrize.is_parametrized(layer, "weight"):
+                norm = layer.parametrizations.weight[0]
+                was_training = norm.training
+                norm.train()
+                for _ in range(iters):
+                    norm(layer.parametrizations.weight.original)  # one power iteration in training mode
+                norm.train(was_training)
 
     def g(self, x: torch.Tensor) -> torch.Tensor:
         return self.c * self.net(x)

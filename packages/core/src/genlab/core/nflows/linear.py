@@ -26,8 +26,9 @@ class Permute(Bijection):
         perm = torch.as_tensor(perm, dtype=torch.long)
         if not torch.equal(perm.sort().values, torch.arange(len(perm))):
             raise ValueError(f"perm must be a permutation of 0..{len(perm) - 1}, got {perm.tolist()}")
-        self.register_buffer("perm", perm)
-        self.register_buffer("inv_perm", torch.argsort(perm))
+        # plain index lists, not buffers: an architecture constant, and weight averaging (EMA) of a
+        # model's buffers only takes floating-point tensors
+        self.perm, self.inv_perm = perm.tolist(), torch.argsort(perm).tolist()
 
     @classmethod
     def reverse(cls, channels: int) -> Permute:

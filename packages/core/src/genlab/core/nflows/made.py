@@ -51,7 +51,9 @@ class MADE(nn.Module):
         order = torch.arange(1, features + 1) if order is None else torch.as_tensor(order)
         if not torch.equal(order.sort().values, torch.arange(1, features + 1)):
             raise ValueError(f"order must be a permutation of 1..{features}, got {order.tolist()}")
-        self.register_buffer("order", order)
+        self.order = (
+            order  # fixed by the masks below; a plain tensor, since weight averaging only takes floats
+        )
         low = 0 if context_features else 1  # degree-0 units see only the context, and feed output 1
         degrees = [order] + [low + torch.arange(hidden) % max(features - low, 1) for _ in range(depth)]
         self.hidden = nn.ModuleList(

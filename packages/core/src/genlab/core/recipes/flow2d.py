@@ -18,6 +18,7 @@ from genlab.core.data.toy2d import get_density
 from genlab.core.flow.couplings import get_coupling
 from genlab.core.flow.matching import cfm_loss, sample_flow
 from genlab.core.flow.paths import get_path
+from genlab.core.flow.rectified import simulate, straightness
 from genlab.core.likelihood import log_likelihood
 from genlab.core.metrics.distances import mmd, sliced_wasserstein
 from genlab.core.nn.mlp import TimeMLP
@@ -114,6 +115,10 @@ class Flow2DTask:
         }
         if self.cfg.method != "dopri5":
             results["nfe"] = float(self.cfg.sample_steps * EVALS_PER_STEP[self.cfg.method])
+        x1 = self.draw_source(self.cfg.n_eval, torch.Generator().manual_seed(self.cfg.seed + 1))
+        results["straightness"] = straightness(simulate(model, x1, 100))
+        for nfe in (1, 2, 4, 8, 16, 32):  # how fast quality comes with Euler steps (straight flows need few)
+            results[f"sw_euler_{nfe}"] = sliced_wasserstein(sample_flow(model, x1, nfe, "euler"), self.test)
         if self.source is None and self.cfg.n_nll:
             results["nll_nats"] = self.nll(model)
             results["true_entropy_nats"] = self.density.entropy(generator=torch.Generator().manual_seed(0))
