@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from genlab.core.data.mixtures import GaussianMixture
+from genlab.core.diffusion import get_schedule
 from genlab.core.flow import (
     Interpolant,
     MixtureInterpolant,
@@ -11,7 +12,6 @@ from genlab.core.flow import (
     straightness,
     transport_cost,
 )
-from genlab.core.diffusion import get_schedule
 from genlab.core.flow.matching import LINEAR, path_sample
 from genlab.core.metrics import mmd
 

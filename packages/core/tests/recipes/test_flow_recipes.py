@@ -54,3 +54,9 @@ def test_interpolant_variants(tmp_path):
     for key in ("linear_gamma0_sw_ode", "trig_gamma0_sw_ode", "linear_gamma1_sw_sde", "trig_gamma1_sw_sde"):
         assert results[key] > 0
     assert main(["train", "interpolant-2d", "--preset", "smoke", "--a", "0"]) == 2
+
+
+def test_flow_digits_with_label_aware_ot(tmp_path):
+    _, results = train(tmp_path, "flow-digits", "--coupling", "label-ot")
+    assert 0 <= results["w0/accuracy"] <= 1 and results["w2/fd_digits"] > 0
+    assert main(["train", "flow-digits", "--preset", "smoke", "--kind", "eps"]) == 2

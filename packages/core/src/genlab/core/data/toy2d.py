@@ -53,6 +53,21 @@ class Checkerboard(Density2D):
         return math.log(32.0)
 
 
+class StandardNormal(Density2D):
+    """N(0, I): the source of flow matching and diffusion ("noise")."""
+
+    name = "gaussian"
+
+    def sample(self, n, generator=None):
+        return torch.randn(n, 2, generator=generator)
+
+    def log_prob(self, x):
+        return -0.5 * x.square().sum(-1) - math.log(2 * math.pi)
+
+    def entropy(self, n=0, generator=None):
+        return 1 + math.log(2 * math.pi)
+
+
 class MixtureDensity(Density2D):
     """A 2D Gaussian mixture under a name."""
 
@@ -125,7 +140,7 @@ DENSITIES: dict[str, Callable[[], Density2D]] = {
     "8gaussians": lambda: MixtureDensity("8gaussians", GaussianMixture(_ring_means(8, 4.0), 0.5)),
     "ring8": lambda: MixtureDensity("ring8", GaussianMixture(_ring_means(8, 2.0), 0.05)),
     "grid25": lambda: MixtureDensity("grid25", GaussianMixture(_grid_means(5, 2.0), 0.05)),
-    "gaussian": lambda: MixtureDensity("gaussian", GaussianMixture(torch.zeros(1, 2), 1.0)),
+    "gaussian": StandardNormal,
     "moons": lambda: CurveDensity("moons", _moons, 0.1),
     "swissroll": lambda: CurveDensity("swissroll", _swiss_roll, 0.15),
     "rings": lambda: CurveDensity("rings", _rings, 0.08),
@@ -133,7 +148,8 @@ DENSITIES: dict[str, Callable[[], Density2D]] = {
 
 
 def get_density(name: str) -> Density2D:
-    """The 2D density called ``name``; an unknown name raises with the closest known names."""
+    """The 2D density called ``name`` ("noise" is the standard normal); unknown names raise with close matches."""
+    name = "gaussian" if name == "noise" else name
     density = lookup("2D density", name, DENSITIES)()
     density.name = name
     return density

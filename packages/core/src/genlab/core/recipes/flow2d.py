@@ -67,7 +67,7 @@ class Flow2DTask:
     def __init__(self, cfg: Flow2DConfig):
         self.cfg = cfg
         self.density = get_density(cfg.density)
-        self.source = None if cfg.source == "noise" else get_density(cfg.source)
+        self.source = get_density(cfg.source)
         self.path = get_path(cfg.path)
         coupling = get_coupling(cfg.coupling)
         self.coupling = partial(coupling, sigma=cfg.sb_sigma) if cfg.coupling == "sb" else coupling
@@ -77,19 +77,14 @@ class Flow2DTask:
         self.test = self.density.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 10_000))
         self.model = TimeMLP(2, cfg.hidden, cfg.depth)
 
-    def draw_source(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        if self.source is None:
-            return torch.randn(n, 2, generator=generator)
-        return self.source.sample(n, generator)
-
     def loss(self, model, x0):
-        x1 = self.draw_source(len(x0)).to(x0)
+        x1 = self.source.sample(len(x0)).to(x0)
         coupling = None if self.cfg.coupling == "independent" else self.coupling
         return cfm_loss(model, x0, x1, path=self.path, coupling=coupling), {}
 
     def sample(self, model, n):
         device = next(model.parameters()).device
-        x1 = self.draw_source(n, torch.Generator().manual_seed(self.cfg.seed + 1)).to(device)
+        x1 = self.source.sample(n, torch.Generator().manual_seed(self.cfg.seed + 1)).to(device)
         return sample_flow(model, x1, self.cfg.sample_steps, self.cfg.method).cpu()
 
     def nll(self, model) -> float:
@@ -115,19 +110,19 @@ class Flow2DTask:
         }
         if self.cfg.method != "dopri5":
             results["nfe"] = float(self.cfg.sample_steps * EVALS_PER_STEP[self.cfg.method])
-        x1 = self.draw_source(self.cfg.n_eval, torch.Generator().manual_seed(self.cfg.seed + 1))
+        x1 = self.source.sample(self.cfg.n_eval, torch.Generator().manual_seed(self.cfg.seed + 1))
         results["straightness"] = straightness(simulate(model, x1, 100))
         for nfe in (1, 2, 4, 8, 16, 32):  # how fast quality comes with Euler steps (straight flows need few)
             results[f"sw_euler_{nfe}"] = sliced_wasserstein(sample_flow(model, x1, nfe, "euler"), self.test)
-        if self.source is None and self.cfg.n_nll:
+        if self.cfg.source == "noise" and self.cfg.n_nll:
             results["nll_nats"] = self.nll(model)
             results["true_entropy_nats"] = self.density.entropy(generator=torch.Generator().manual_seed(0))
         return results
 
     def save_samples(self, samples, out: Path) -> Path:
         panels = {f"target: {self.cfg.density}": self.test, "flow samples": samples}
-        if self.source is not None:
-            panels = {f"source: {self.cfg.source}": self.draw_source(len(self.test)), **panels}
+        if self.cfg.source != "noise":
+            panels = {f"source: {self.cfg.source}": self.source.sample(len(self.test)), **panels}
         return scatter_2d(panels, out)
 
 

@@ -71,12 +71,12 @@ class Interpolant2DTask:
             raise ValueError(f"a sets gamma for the stochastic variants and must be > 0, got {cfg.a}")
         self.cfg = cfg
         self.density = get_density(cfg.density)
-        self.source = None if cfg.source == "noise" else get_density(cfg.source)
+        self.source = get_density(cfg.source)
         self.train_set = TensorDataset(
             self.density.sample(cfg.n_train, torch.Generator().manual_seed(cfg.seed))
         )
         self.test = self.density.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 10_000))
-        self.eval_source = self.draw_source(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 30_000))
+        self.eval_source = self.source.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 30_000))
         self.models: dict[str, InterpolantNet] = {}
         self.model = InterpolantNet(cfg.hidden, cfg.depth)  # the last variant
 
@@ -87,18 +87,11 @@ class Interpolant2DTask:
     def interpolant(self, kind: str, stochastic: bool) -> Interpolant:
         return Interpolant(kind, self.cfg.a if stochastic else 0.0)
 
-    def draw_source(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return (
-            torch.randn(n, 2, generator=generator)
-            if self.source is None
-            else self.source.sample(n, generator)
-        )
-
     def loss_for(self, kind: str, stochastic: bool):
         interpolant = self.interpolant(kind, stochastic)
 
         def loss(model, x0):
-            x1 = self.draw_source(len(x0)).to(x0)
+            x1 = self.source.sample(len(x0)).to(x0)
             g = velocity_objective(model, interpolant, x0, x1)
             logs = {"G": g.item()}
             if stochastic:
@@ -130,7 +123,7 @@ class Interpolant2DTask:
         self.models[self.name(*VARIANTS[-1])] = self.model
 
     def sample(self, model, n):
-        x1 = self.draw_source(n, torch.Generator().manual_seed(self.cfg.seed + 1))
+        x1 = self.source.sample(n, torch.Generator().manual_seed(self.cfg.seed + 1))
         return sample_flow(model, x1, self.cfg.sample_steps, "rk4")
 
     def evaluate(self, model):

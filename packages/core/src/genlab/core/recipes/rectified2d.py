@@ -67,37 +67,30 @@ class RectifiedFlow2DTask:
             raise ValueError(f"distill_from must name a trained rectified flow, 1..{cfg.reflows + 1}")
         self.cfg = cfg
         self.density = get_density(cfg.density)
-        self.source = None if cfg.source == "noise" else get_density(cfg.source)
+        self.source = get_density(cfg.source)
         self.train_set = TensorDataset(
             self.density.sample(cfg.n_train, torch.Generator().manual_seed(cfg.seed))
         )
         self.test = self.density.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 10_000))
-        self.eval_source = self.draw_source(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 30_000))
+        self.eval_source = self.source.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 30_000))
         self.model = self.new_model()  # the distilled one-step student
         self.flows: dict[int, torch.nn.Module] = {}  # k -> k-rectified flow
 
     def new_model(self) -> TimeMLP:
         return TimeMLP(2, self.cfg.hidden, self.cfg.depth)
 
-    def draw_source(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        return (
-            torch.randn(n, 2, generator=generator)
-            if self.source is None
-            else self.source.sample(n, generator)
-        )
-
     def stage_cfg(self, steps: int) -> TrainConfig:
         fields = {f.name: getattr(self.cfg, f.name) for f in dataclasses.fields(TrainConfig)}
         return TrainConfig(**{**fields, "steps": steps})
 
     def pairs(self, flow: torch.nn.Module, k: int) -> TensorDataset:
-        noise = self.draw_source(self.cfg.n_pairs, torch.Generator().manual_seed(self.cfg.seed + 100 + k))
+        noise = self.source.sample(self.cfg.n_pairs, torch.Generator().manual_seed(self.cfg.seed + 100 + k))
         data, noise = reflow_pairs(flow, noise, self.cfg.sim_steps)
         return TensorDataset(data.detach(), noise)
 
     def fit(self, cfg: RectifiedFlow2DConfig, run_dir: Path | None) -> torch.nn.Module:
         def independent(model, x0):
-            return cfm_loss(model, x0, self.draw_source(len(x0)).to(x0)), {}
+            return cfm_loss(model, x0, self.source.sample(len(x0)).to(x0)), {}
 
         def paired(model, batch):
             return cfm_loss(model, batch[0], batch[1]), {}
@@ -132,7 +125,7 @@ class RectifiedFlow2DTask:
                 load_weights(self.flows[k], found.path / "ema.safetensors")
 
     def sample(self, model, n):
-        return one_step(model, self.draw_source(n, torch.Generator().manual_seed(self.cfg.seed + 1))).cpu()
+        return one_step(model, self.source.sample(n, torch.Generator().manual_seed(self.cfg.seed + 1))).cpu()
 
     @torch.no_grad()
     def diagnostics(self, flow: torch.nn.Module) -> dict[str, float]:
@@ -154,7 +147,7 @@ class RectifiedFlow2DTask:
         data = one_step(model, self.eval_source)
         results[f"distilled{self.cfg.distill_from}rf_sw_1_step"] = sliced_wasserstein(data, self.test)
         results["distilled_transport_cost_l2"] = transport_cost(data, self.eval_source)
-        independent = self.draw_source(self.cfg.n_eval, torch.Generator().manual_seed(7))
+        independent = self.source.sample(self.cfg.n_eval, torch.Generator().manual_seed(7))
         results["independent_coupling_cost_l2"] = transport_cost(self.test, independent)
         return results
 
