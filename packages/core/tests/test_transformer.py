@@ -4,14 +4,6 @@ import torch
 from genlab.core.nn.transformer import CausalTransformer, DiffusionTransformer, KVCache
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _capture_embeddings(model):
     """Keep the token embeddings of the next forward pass, with their gradient."""
     store = {}

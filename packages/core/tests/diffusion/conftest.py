@@ -7,15 +7,6 @@ from genlab.core.data import GaussianMixture
 from genlab.core.diffusion import Denoiser, MixtureDenoiser
 
 
-@pytest.fixture(autouse=True)
-def _single_thread():
-    """Tiny tensors: thread start-up would dominate on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture
 def mixture():
     means = torch.tensor([[-1.0, 0.5], [1.0, -0.5], [0.0, 1.5]])

@@ -73,10 +73,3 @@ def small_chain() -> MarkovChain:
     return MarkovChain(vocab=3, length=4, seed=3, sharpness=1.5)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tests run many tiny ops, which only contend when threads share a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -22,10 +22,10 @@ class FSQ(Quantizer):
         if len(levels) == 0 or min(levels) < 2:
             raise ValueError(f"FSQ levels must be integers >= 2, got {levels}")
         levels_t = torch.tensor(levels, dtype=torch.long)
-        self.register_buffer("levels", levels_t, persistent=False)
-        self.register_buffer(
-            "basis", torch.cumprod(torch.cat([levels_t.new_ones(1), levels_t[:-1]]), 0), persistent=False
-        )
+        basis = torch.cumprod(torch.cat([levels_t.new_ones(1), levels_t[:-1]]), 0)
+        # float buffers (exact small integers) so that weight averaging (the trainer's EMA) can take them
+        self.register_buffer("levels", levels_t.float(), persistent=False)
+        self.register_buffer("basis", basis.float(), persistent=False)
         self.eps = eps
         self.codebook_size = int(levels_t.prod())
 
@@ -40,9 +40,10 @@ class FSQ(Quantizer):
         bounded = self.bound(zf)
         rounded = straight_through(bounded, bounded.round())
         codes = rounded / (self.levels // 2)
-        digits = rounded.detach().round().long() + self.levels // 2
-        return codes.to(z.dtype), (digits * self.basis).sum(-1), {}
+        levels, basis = self.levels.long(), self.basis.long()
+        digits = rounded.detach().round().long() + levels // 2
+        return codes.to(z.dtype), (digits * basis).sum(-1), {}
 
     def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
-        digits = (indices[..., None] // self.basis) % self.levels
+        digits = (indices[..., None] // self.basis.long()) % self.levels.long()
         return (digits - self.levels // 2) / (self.levels // 2)

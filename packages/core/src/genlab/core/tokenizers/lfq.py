@@ -44,10 +44,11 @@ class LFQ(Quantizer):
         self.dim, self.codebook_size = dim, 2**dim
         self.entropy_weight, self.commitment_weight = entropy_weight, commitment_weight
         self.diversity_gamma, self.inv_temperature = diversity_gamma, inv_temperature
-        self.register_buffer("powers", 2 ** torch.arange(dim - 1, -1, -1), persistent=False)
+        # a float buffer (exact powers of two) so that weight averaging (the trainer's EMA) can take it
+        self.register_buffer("powers", 2.0 ** torch.arange(dim - 1, -1, -1), persistent=False)
 
     def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
-        return ((indices[..., None] & self.powers) != 0).float() * 2 - 1
+        return ((indices[..., None] & self.powers.long()) != 0).float() * 2 - 1
 
     def entropies(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(mean per-sample entropy, codebook entropy) in nats, for z [N, dim]."""
@@ -58,7 +59,9 @@ class LFQ(Quantizer):
         high = _half_assignments(log_pos[:, :split], log_neg[:, :split], self._bits(split))
         low = _half_assignments(log_pos[:, split:], log_neg[:, split:], self._bits(self.dim - split))
         avg = (high.T @ low / len(z)).flatten()  # index = high * 2^(dim - split) + low
-        return per_sample, -torch.xlogy(avg, avg).sum()
+        # avg log avg with the log clamped: codes whose mean assignment underflows to 0 (saturated
+        # sigmoids) would otherwise send a gradient log(0) * 0 = NaN back to z
+        return per_sample, -(avg * avg.clamp_min(torch.finfo(avg.dtype).tiny).log()).sum()
 
     def _bits(self, k: int) -> torch.Tensor:
         """All 2^k codes of k channels as 0/1 bits, most significant first, [2^k, k]."""
@@ -70,7 +73,7 @@ class LFQ(Quantizer):
         with torch.autocast(z.device.type, enabled=False):
             zf = z.float()
             q = torch.where(zf > 0, 1.0, -1.0)
-            indices = ((zf > 0).long() * self.powers).sum(-1)
+            indices = ((zf > 0).long() * self.powers.long()).sum(-1)
             per_sample, codebook = self.entropies(zf.reshape(-1, self.dim))
             aux = {
                 "entropy": self.entropy_weight * (per_sample - self.diversity_gamma * codebook),

@@ -84,7 +84,8 @@ class VectorQuantizer(Quantizer):
         self.register_buffer("codebook", torch.randn(codebook_size, dim))
         self.register_buffer("cluster_size", torch.zeros(codebook_size))
         self.register_buffer("embed_sum", self.codebook.clone())
-        self.register_buffer("initialized", torch.tensor(not kmeans_init))
+        # float, like every buffer, so that weight averaging (the trainer's EMA) can take it
+        self.register_buffer("initialized", torch.tensor(float(not kmeans_init)))
 
     def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
         return F.embedding(indices, self.codebook)
@@ -96,7 +97,7 @@ class VectorQuantizer(Quantizer):
         self.codebook.copy_(_broadcast(centroids))
         self.cluster_size.copy_(_broadcast(counts))
         self.embed_sum.copy_(self.codebook * self.cluster_size[:, None])
-        self.initialized.fill_(True)
+        self.initialized.fill_(1.0)
 
     @torch.no_grad()
     def _update(self, flat: torch.Tensor, indices: torch.Tensor) -> None:
