@@ -23,7 +23,17 @@ def test_list_shows_core_recipes(capsys):
 
 def test_train_sample_eval_smoke_run(tmp_path, capsys):
     code, out, err = run_cli(
-        capsys, "train", "flow-2d", "--preset", "smoke", "--out", str(tmp_path), "--density", "moons", "--eval-every", "30"
+        capsys,
+        "train",
+        "flow-2d",
+        "--preset",
+        "smoke",
+        "--out",
+        str(tmp_path),
+        "--density",
+        "moons",
+        "--eval-every",
+        "30",
     )
     assert code == 0, err
     run_dir = next((tmp_path / "flow-2d").iterdir())
@@ -102,3 +112,15 @@ def test_python_dash_m_is_the_cli():
         [sys.executable, "-m", "genlab.core", "list"], capture_output=True, text=True, check=True
     )
     assert "flow-2d" in out.stdout
+
+
+def test_resume_refuses_another_recipe_and_extra_fields(tmp_path, capsys):
+    assert main(["train", "flow-2d", "--preset", "smoke", "--out", str(tmp_path)]) == 0
+    run_dir = next((tmp_path / "flow-2d").iterdir())
+    capsys.readouterr()
+    code, _, err = run_cli(capsys, "train", "rectified-flow-2d", "--resume", str(run_dir))
+    assert code == 2 and "is a flow-2d run" in err
+    code, _, err = run_cli(capsys, "train", "flow-2d", "--resume", str(run_dir), "--steps", "100")
+    assert code == 2 and "drop --steps 100" in err
+    code, _, _ = run_cli(capsys, "train", "flow-2d", "--resume", str(run_dir))
+    assert code == 0

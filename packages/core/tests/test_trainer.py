@@ -139,3 +139,18 @@ def test_ema_averages_float_tensors_and_copies_integer_buffers():
     assert int(ema.module.count) == 7 and bool(ema.module.flag)
     # decay min(0.5, 2/11) after one update: the average moves 1 - 2/11 of the way
     assert torch.allclose(ema.module.weight, model.weight - 2 / 11)
+
+
+def test_resume_keeps_one_metrics_history_and_saves_the_end_once(tmp_path, monkeypatch):
+    calls = []
+    real_save = checkpoint.save
+    monkeypatch.setattr(checkpoint, "save", lambda *a, **k: calls.append(a[1]) or real_save(*a, **k))
+    trainer = make_trainer(tmp_path, ckpt_every=10, log_every=1)
+    trainer.fit(until=14)  # checkpoint at 10, metrics logged to 14
+    resumed = make_trainer(tmp_path, ckpt_every=10, log_every=1)
+    resumed.fit()
+    steps = [json.loads(line)["step"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 21))
+    assert calls == [10, 20]
+    make_trainer(tmp_path, ckpt_every=10).fit()  # a finished run resumed does not write again
+    assert calls == [10, 20]

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from genlab.core.diffusion import convert
-from genlab.core.flow import PATHS, cfm_loss, get_path, path_sample
+from genlab.core.flow import PATHS, cfm_loss, get_path, path_sample, sb_cfm_loss
 from genlab.core.flow.couplings import exact_ot
 
 F64 = torch.float64
@@ -48,3 +48,24 @@ def test_cfm_loss_with_a_coupling_and_bad_input():
         cfm_loss(model, torch.full((4, 2), float("nan")))
     with pytest.raises(ValueError, match="did you mean 'trig'"):
         get_path("trigg")
+
+
+def test_schrodinger_bridge_cfm_tends_to_ot_cfm_as_sigma_vanishes():
+    zero = lambda x, t: torch.zeros_like(x)  # noqa: E731  (the loss is then E |u_t|^2)
+    x0 = torch.randn(256, 2, generator=torch.Generator().manual_seed(0)) + 1
+    x1 = torch.randn(256, 2, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(0)
+    ot = cfm_loss(zero, x0, x1, coupling=exact_ot).item()
+    torch.manual_seed(0)
+    bridge = sb_cfm_loss(zero, x0, x1, sigma=0.05).item()
+    torch.manual_seed(0)
+    wide = sb_cfm_loss(zero, x0, x1, sigma=1.0).item()
+    assert bridge == pytest.approx(ot, rel=0.02)  # same pairs, (nearly) no bridge noise
+    assert wide > bridge  # the bridge's noise adds conditional velocity
+
+
+def test_sde_sampling_needs_gamma():
+    from genlab.core.flow import Interpolant, sample_sde
+
+    with pytest.raises(ValueError, match="gamma > 0"):
+        sample_sde(lambda x, t: x, lambda x, t: x, Interpolant("linear"), torch.zeros(3, 2))

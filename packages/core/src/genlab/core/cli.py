@@ -9,7 +9,7 @@ from pathlib import Path
 
 from genlab.core.checkpoint import CheckpointError
 from genlab.core.recipe import PRESETS, discover, get_recipe
-from genlab.core.run import RunDirError, finish, load_run, train
+from genlab.core.run import RunDirError, finish, load_run, saved_config, train
 
 
 def _field_pairs(extra: list[str]) -> dict[str, str]:
@@ -45,9 +45,11 @@ def cmd_list(_args, _extra) -> None:
 def cmd_train(args, extra) -> None:
     recipe = get_recipe(args.recipe)
     if args.resume:
-        saved = json.loads((Path(args.resume) / "config.json").read_text())
-        cfg = recipe.config(**saved["config"])
-        preset = saved["preset"]
+        if extra:
+            raise ValueError(f"--resume continues a run with its saved config; drop {' '.join(extra)}")
+        saved_recipe, cfg, preset = saved_config(Path(args.resume))
+        if saved_recipe != recipe.name:
+            raise ValueError(f"{args.resume} is a {saved_recipe} run, not {recipe.name}")
     else:
         cfg = recipe.make_config(args.preset, _field_pairs(extra))
         preset = args.preset

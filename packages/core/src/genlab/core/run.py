@@ -147,17 +147,24 @@ Resumed from step {timing.get("resumed_from") or 0}.
     (run_dir / "report.md").write_text(text)
 
 
-def load_run(run_dir: Path) -> tuple[Recipe, TrainConfig, Task, torch.nn.Module]:
-    """Rebuild a run's task and load its EMA weights from the latest checkpoint."""
+def saved_config(run_dir: Path) -> tuple[str, TrainConfig, str]:
+    """(recipe name, config, preset) recorded in a run directory's config.json."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.json").is_file():
         raise RunDirError(f"{run_dir} is not a genlab run directory (no config.json)")
     try:
         saved = json.loads((run_dir / "config.json").read_text())
         recipe = get_recipe(saved["recipe"])
-        cfg = recipe.config(**saved["config"])
+        return recipe.name, recipe.config(**saved["config"]), saved.get("preset", "default")
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise RunDirError(f"{run_dir}/config.json is corrupt or from another version: {err}") from err
+
+
+def load_run(run_dir: Path) -> tuple[Recipe, TrainConfig, Task, torch.nn.Module]:
+    """Rebuild a run's task and load its EMA weights from the latest checkpoint."""
+    run_dir = Path(run_dir)
+    name, cfg, _ = saved_config(run_dir)
+    recipe = get_recipe(name)
     found = checkpoint.latest(run_dir / "checkpoints")
     if found is None:
         raise RunDirError(f"{run_dir} has no checkpoint yet")

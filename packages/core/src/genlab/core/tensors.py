@@ -36,3 +36,10 @@ def check_finite(x: torch.Tensor, name: str = "x") -> None:
     if not torch.isfinite(x).all():
         bad = (~torch.isfinite(x)).sum().item()
         raise ValueError(f"{name} holds {bad} non-finite values (NaN or inf)")
+
+
+def model_device(model, default: torch.device) -> torch.device:
+    """The device of a module's parameters; ``default`` for plain callables or parameter-free modules."""
+    params = model.parameters() if isinstance(model, torch.nn.Module) else iter(())
+    first = next(params, None)
+    return first.device if first is not None else default

@@ -70,7 +70,9 @@ def ema_model(model: nn.Module, decay: float) -> AveragedModel:
         n = float(n_averaged)
         floats = [(a, c) for a, c in zip(averaged, current) if a.is_floating_point()]
         if floats:
-            torch._foreach_lerp_([a for a, _ in floats], [c for _, c in floats], 1 - min(decay, (1 + n) / (10 + n)))
+            torch._foreach_lerp_(
+                [a for a, _ in floats], [c for _, c in floats], 1 - min(decay, (1 + n) / (10 + n))
+            )
         for a, c in zip(averaged, current):  # integer and bool buffers (counters, masks, flags) are copied
             if not a.is_floating_point():
                 a.copy_(c)
@@ -157,7 +159,16 @@ class Trainer:
         self.ema.n_averaged.fill_(found.meta["ema_updates"])
         checkpoint.load_optimizer(self.optimizer, found.path / "optimizer.pt")
         self.step = found.step
+        self._forget_metrics_after(found.step)
         return True
+
+    def _forget_metrics_after(self, step: int) -> None:
+        """Drop records of steps the resumed run will train again, so metrics.jsonl stays one history."""
+        log = self.run_dir / "metrics.jsonl" if self.run_dir else None
+        if log is None or not log.exists() or not self.info.is_main:
+            return
+        kept = [line for line in log.read_text().splitlines() if line and json.loads(line)["step"] <= step]
+        log.write_text("".join(line + "\n" for line in kept))
 
     def save(self) -> Path | None:
         if not (self.ckpt_root and self.info.is_main):
@@ -238,7 +249,8 @@ class Trainer:
                     {"step": self.step, **{f"eval/{k}": v for k, v in self.evaluate(self.ema.module).items()}}
                 )
         bar.close()
-        if self.step == cfg.steps:
+        just_saved = cfg.ckpt_every and self.step % cfg.ckpt_every == 0
+        if self.step == cfg.steps and self.step > self.start_step and not just_saved:
             self.save()
         distributed.barrier()
         return self.ema.module

@@ -10,7 +10,7 @@ from genlab.core.flow.interpolants import (
     sample_sde,
     velocity_objective,
 )
-from genlab.core.flow.matching import LINEAR, cfm_loss, path_sample, sample_flow
+from genlab.core.flow.matching import LINEAR, cfm_loss, path_sample, sample_flow, sb_cfm_loss
 from genlab.core.flow.paths import PATHS, CondOT, Trigonometric, get_path
 from genlab.core.flow.rectified import (
     crossing_rate,
@@ -42,6 +42,7 @@ __all__ = [
     "reflow_pairs",
     "sample_flow",
     "sample_sde",
+    "sb_cfm_loss",
     "simulate",
     "straightness",
     "transport_cost",

@@ -4,8 +4,9 @@ Independent pairing is plain CFM (Lipman et al. 2023). Minibatch optimal transpo
 2024, "Improving and generalizing flow-based generative models with minibatch optimal
 transport"; Pooladian et al. 2023) pairs the batch by an exact assignment, solved without
 replacement so the result is a permutation (torchcfm samples the plan with replacement and drops
-or duplicates points, its issue #142). The entropic plan with reg = 2 sigma^2 gives the
-Schrodinger-bridge CFM of Tong et al.; label-aware OT only pairs points of the same class;
+or duplicates points, its issue #142). The entropic plan with reg = 2 sigma^2 is the coupling of
+Tong et al.'s Schrodinger-bridge CFM (its Brownian-bridge path is ``matching.sb_cfm_loss``);
+label-aware OT only pairs points of the same class;
 paired data (reflow) keeps the pairs it is given.
 """
 
@@ -37,18 +38,21 @@ def exact_ot(x0: torch.Tensor, x1: torch.Tensor, **_) -> tuple[torch.Tensor, tor
     return x0, x1[perm]
 
 
-def sinkhorn_plan(cost: torch.Tensor, reg: float, iters: int = 200) -> torch.Tensor:
-    """The entropic OT plan between two uniform marginals, by log-domain Sinkhorn iterations."""
+def sinkhorn_plan(cost: torch.Tensor, reg: float, tol: float = 1e-4, max_iters: int = 5000) -> torch.Tensor:
+    """The entropic OT plan between two uniform marginals, by log-domain Sinkhorn iterations run until
+    the row marginals are within ``tol`` (relative) of uniform: small reg needs many iterations, and a
+    plan stopped early collapses towards nearest-neighbour pairing."""
     n, m = cost.shape
     log_k = -cost / reg
-    log_a, log_b = (
-        torch.full((n,), -math.log(n), dtype=cost.dtype),
-        torch.full((m,), -math.log(m), dtype=cost.dtype),
-    )
+    log_a, log_b = torch.full((n,), -math.log(n), dtype=cost.dtype), torch.full((m,), -math.log(m), dtype=cost.dtype)
     f, g = torch.zeros_like(log_a), torch.zeros_like(log_b)
-    for _ in range(iters):
+    for i in range(max_iters):
         f = log_a - torch.logsumexp(log_k + g[None, :], dim=1)
         g = log_b - torch.logsumexp(log_k + f[:, None], dim=0)
+        if i % 10 == 9:
+            rows = torch.logsumexp(log_k + f[:, None] + g[None, :], dim=1)
+            if (rows - log_a).abs().max() < tol:
+                break
     return torch.exp(log_k + f[:, None] + g[None, :])
 
 
@@ -75,7 +79,7 @@ def label_ot(
     return x0, out
 
 
-COUPLINGS = {"independent": independent, "ot": exact_ot, "sb": entropic_ot, "label-ot": label_ot}
+COUPLINGS = {"independent": independent, "ot": exact_ot, "entropic": entropic_ot, "label-ot": label_ot}
 
 
 def get_coupling(name: str):

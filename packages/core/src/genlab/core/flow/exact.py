@@ -29,9 +29,11 @@ class MixtureInterpolant(nn.Module):
         if source.dim != target.dim:
             raise ValueError(f"mixtures of different dimension: {source.dim} and {target.dim}")
         self.source, self.target, self.interpolant = source, target, interpolant
-        self.means0, self.means1 = source.means[:, None], target.means[None, :]  # [I, 1, D], [1, J, D]
-        self.var0, self.var1 = source.stds.square()[:, None], target.stds.square()[None, :]  # [I, 1], [1, J]
-        self.log_w = source.weights.log()[:, None] + target.weights.log()[None, :]
+        self.register_buffer("means0", source.means[:, None])  # [I, 1, D]
+        self.register_buffer("means1", target.means[None, :])  # [1, J, D]
+        self.register_buffer("var0", source.stds.square()[:, None])  # [I, 1]
+        self.register_buffer("var1", target.stds.square()[None, :])  # [1, J]
+        self.register_buffer("log_w", source.weights.log()[:, None] + target.weights.log()[None, :])
 
     def _terms(self, x: torch.Tensor, t: torch.Tensor):
         check_time(t, x[:, 0])

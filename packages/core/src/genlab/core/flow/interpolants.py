@@ -21,7 +21,7 @@ from torch import nn
 
 from genlab.core.lookup import lookup
 from genlab.core.ode import time_grid
-from genlab.core.tensors import append_dims
+from genlab.core.tensors import append_dims, model_device
 
 
 @dataclass(frozen=True)
@@ -103,14 +103,16 @@ def sample_sde(
 
     The diffusion eps(t) is taken proportional to gamma(t)^2 / a so that it vanishes at the ends.
     """
-    grid = time_grid(steps, (x1.shape[0],), start=1 - t_end, end=t_end, device=x1.device, dtype=x1.dtype)
-    x = x1
+    if interpolant.a <= 0:
+        raise ValueError("SDE sampling needs the score, so gamma > 0 (a > 0); use the ODE for a = 0")
+    x = x1.to(model_device(velocity, x1.device))
+    grid = time_grid(steps, (x.shape[0],), start=1 - t_end, end=t_end, device=x.device, dtype=x.dtype)
     for t0, t1 in zip(grid[:-1], grid[1:]):
         _, _, gamma, *_ = interpolant.coefficients(t0)
         g = append_dims(gamma, x.ndim)
         eps_t = eps * g.square() / max(interpolant.a, 1e-12)
         score = -denoiser(x, t0) / g
         h = append_dims(t1 - t0, x.ndim)  # negative: time runs backwards
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
         x = x + (velocity(x, t0) - eps_t * score) * h + (2 * eps_t * h.abs()).sqrt() * noise
-    return x
+    return x.to(x1.device)

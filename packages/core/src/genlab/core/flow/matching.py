@@ -16,8 +16,10 @@ import torch
 from torch import nn
 
 from genlab.core.diffusion.schedules import RectifiedFlow, Schedule
+from genlab.core.flow.couplings import entropic_ot
+from genlab.core.flow.interpolants import Interpolant, sample_time
 from genlab.core.ode import integrate, integrate_adaptive, time_grid
-from genlab.core.tensors import append_dims, check_finite
+from genlab.core.tensors import append_dims, check_finite, model_device
 
 LINEAR = RectifiedFlow()
 
@@ -37,18 +39,34 @@ def cfm_loss(
     x1: torch.Tensor | None = None,
     path: Schedule = LINEAR,
     coupling: Callable | None = None,
+    t_min: float = 0.0,
     **cond,
 ) -> torch.Tensor:
     """E ||v(x_t, t) - u_t||^2 with t ~ U[0, 1] per sample; x1 defaults to Gaussian noise.
 
-    ``coupling(x0, x1, labels=...)`` re-pairs the batch first (minibatch OT, Schrodinger bridge).
+    ``coupling(x0, x1, labels=...)`` re-pairs the batch first (minibatch OT). ``t_min > 0`` keeps t
+    away from 0 for paths whose sigma'(0) is infinite (VP: sigma' = beta alpha^2 / (2 sigma)).
     """
     check_finite(x0, "data batch")
     x1 = torch.randn_like(x0) if x1 is None else x1
     if coupling is not None:
         x0, x1 = coupling(x0, x1, labels=cond.get("y"))
-    t = torch.rand(x0.shape[0], device=x0.device, dtype=x0.dtype)
+    t = t_min + (1 - t_min) * torch.rand(x0.shape[0], device=x0.device, dtype=x0.dtype)
     xt, target = path_sample(path, x0, x1, t)
+    return (model(xt, t, **cond) - target).square().flatten(1).sum(1).mean()
+
+
+def sb_cfm_loss(
+    model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, sigma: float = 0.5, **cond
+) -> torch.Tensor:
+    """Schrodinger-bridge CFM (Tong et al. 2024): pairs drawn from the entropic OT plan (reg 2 sigma^2)
+    joined by the Brownian bridge x_t = (1 - t) x0 + t x1 + sigma sqrt(t (1 - t)) z, whose conditional
+    velocity is u_t = x1 - x0 + (1 - 2t) / (2 t (1 - t)) (x_t - mu_t): the linear stochastic interpolant
+    with gamma^2 = sigma^2 t (1 - t)."""
+    check_finite(x0, "data batch")
+    x0, x1 = entropic_ot(x0, x1, sigma=sigma)
+    t = sample_time(x0.shape[0], x0.device, x0.dtype)
+    xt, target, _ = Interpolant("linear", a=sigma**2).sample(x0, x1, t)
     return (model(xt, t, **cond) - target).square().flatten(1).sum(1).mean()
 
 
@@ -61,6 +79,7 @@ def sample_flow(
     ``method`` is a fixed-step method of ``genlab.core.ode`` or ``dopri5`` (adaptive; ``steps`` unused).
     """
     velocity = lambda x, t: model(x, t, **cond)  # noqa: E731
+    x = x1.to(model_device(model, x1.device))  # results come back on x1's device
     if method == "dopri5":
-        return integrate_adaptive(velocity, x1, atol=1e-5, rtol=1e-5)
-    return integrate(velocity, x1, time_grid(steps, (x1.shape[0],), device=x1.device), method)
+        return integrate_adaptive(velocity, x, atol=1e-5, rtol=1e-5).to(x1.device)
+    return integrate(velocity, x, time_grid(steps, (x.shape[0],), device=x.device), method).to(x1.device)

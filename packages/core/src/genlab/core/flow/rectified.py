@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from genlab.core.ode import integrate, time_grid
+from genlab.core.tensors import model_device
 
 
 @torch.no_grad()
@@ -20,8 +21,9 @@ def simulate(
     model: nn.Module, noise: torch.Tensor, steps: int = 100, method: str = "rk4", **cond
 ) -> torch.Tensor:
     """The trajectory [K+1, B, ...] of dZ/dt = v(Z, t) from noise at t = 1 to t = 0."""
-    grid = time_grid(steps, (noise.shape[0],), device=noise.device)
-    return integrate(lambda x, t: model(x, t, **cond), noise, grid, method, return_path=True)
+    x = noise.to(model_device(model, noise.device))
+    grid = time_grid(steps, (x.shape[0],), device=x.device)
+    return integrate(lambda x, t: model(x, t, **cond), x, grid, method, return_path=True).to(noise.device)
 
 
 @torch.no_grad()
@@ -82,5 +84,6 @@ def distill_loss(student: nn.Module, x_data: torch.Tensor, x_noise: torch.Tensor
 @torch.no_grad()
 def one_step(student: nn.Module, x_noise: torch.Tensor, **cond) -> torch.Tensor:
     """The distilled sampler: a single Euler step from t = 1 to t = 0."""
-    t = torch.ones(x_noise.shape[0], device=x_noise.device, dtype=x_noise.dtype)
-    return x_noise - student(x_noise, t, **cond)
+    x = x_noise.to(model_device(student, x_noise.device))
+    t = torch.ones(x.shape[0], device=x.device, dtype=x.dtype)
+    return (x - student(x, t, **cond)).to(x_noise.device)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +15,7 @@ from torch.utils.data import TensorDataset
 
 from genlab.core.data.toy2d import get_density
 from genlab.core.flow.couplings import get_coupling
-from genlab.core.flow.matching import cfm_loss, sample_flow
+from genlab.core.flow.matching import cfm_loss, sample_flow, sb_cfm_loss
 from genlab.core.flow.paths import get_path
 from genlab.core.flow.rectified import simulate, straightness
 from genlab.core.likelihood import log_likelihood
@@ -25,6 +24,7 @@ from genlab.core.nn.mlp import TimeMLP
 from genlab.core.ode import EVALS_PER_STEP
 from genlab.core.plotting import scatter_2d
 from genlab.core.recipe import Recipe
+from genlab.core.tensors import model_device
 from genlab.core.trainer import TrainConfig
 
 DensityName = Literal[
@@ -39,7 +39,7 @@ class Flow2DConfig(TrainConfig):
         "noise", "checkerboard", "8gaussians", "ring8", "grid25", "moons", "swissroll", "rings"
     ] = "noise"
     path: Literal["linear", "condot", "trig", "vp", "cosine"] = "linear"
-    coupling: Literal["independent", "ot", "sb"] = "independent"
+    coupling: Literal["independent", "ot", "sb"] = "independent"  # sb: Schrodinger-bridge CFM
     sb_sigma: float = 0.5
     n_train: int = 100_000
     hidden: int = 256
@@ -69,8 +69,7 @@ class Flow2DTask:
         self.density = get_density(cfg.density)
         self.source = get_density(cfg.source)
         self.path = get_path(cfg.path)
-        coupling = get_coupling(cfg.coupling)
-        self.coupling = partial(coupling, sigma=cfg.sb_sigma) if cfg.coupling == "sb" else coupling
+        self.coupling = None if cfg.coupling in ("independent", "sb") else get_coupling(cfg.coupling)
         self.train_set = TensorDataset(
             self.density.sample(cfg.n_train, torch.Generator().manual_seed(cfg.seed))
         )
@@ -79,17 +78,18 @@ class Flow2DTask:
 
     def loss(self, model, x0):
         x1 = self.source.sample(len(x0)).to(x0)
-        coupling = None if self.cfg.coupling == "independent" else self.coupling
-        return cfm_loss(model, x0, x1, path=self.path, coupling=coupling), {}
+        if self.cfg.coupling == "sb":
+            return sb_cfm_loss(model, x0, x1, self.cfg.sb_sigma), {}
+        t_min = 1e-3 if self.cfg.path == "vp" else 0.0
+        return cfm_loss(model, x0, x1, path=self.path, coupling=self.coupling, t_min=t_min), {}
 
     def sample(self, model, n):
-        device = next(model.parameters()).device
-        x1 = self.source.sample(n, torch.Generator().manual_seed(self.cfg.seed + 1)).to(device)
-        return sample_flow(model, x1, self.cfg.sample_steps, self.cfg.method).cpu()
+        x1 = self.source.sample(n, torch.Generator().manual_seed(self.cfg.seed + 1))
+        return sample_flow(model, x1, self.cfg.sample_steps, self.cfg.method)
 
     def nll(self, model) -> float:
         """Mean -log p of held-out points by the exact divergence along the ODE (dopri5), in nats."""
-        x = self.test[: self.cfg.n_nll].double()
+        x = self.test[: self.cfg.n_nll].double().to(model_device(model, self.test.device))
         net = model.double()
         try:
             logp = log_likelihood(net, x, standard_normal_log_prob, t_min=0.0, atol=1e-5, rtol=1e-5)

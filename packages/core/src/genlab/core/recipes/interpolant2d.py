@@ -17,7 +17,7 @@ from torch.utils.data import TensorDataset
 
 from genlab.core.checkpoint import latest, load_weights
 from genlab.core.data.toy2d import get_density
-from genlab.core.flow.interpolants import Interpolant, noise_objective, sample_sde, velocity_objective
+from genlab.core.flow.interpolants import Interpolant, sample_sde, sample_time
 from genlab.core.flow.matching import sample_flow
 from genlab.core.metrics.distances import sliced_wasserstein
 from genlab.core.nn.mlp import TimeMLP
@@ -28,14 +28,17 @@ from genlab.core.trainer import TrainConfig
 
 
 class InterpolantNet(nn.Module):
-    """One MLP with two heads: ``forward`` is the velocity b(x, t), ``eta`` is E[z | x_t = x]."""
+    """One MLP with two heads, the velocity b(x, t) and eta(x, t) = E[z | x_t = x]; ``forward`` returns
+    the velocity (what samplers integrate) or, with ``both=True``, [b, eta] from one pass (training,
+    so that DDP sees a single forward per step)."""
 
     def __init__(self, hidden: int, depth: int):
         super().__init__()
         self.net = TimeMLP(2, hidden, depth, out_dim=4)
 
-    def forward(self, x, t):
-        return self.net(x, t)[:, :2]
+    def forward(self, x, t, both: bool = False):
+        out = self.net(x, t)
+        return out if both else out[:, :2]
 
     def eta(self, x, t):
         return self.net(x, t)[:, 2:]
@@ -91,14 +94,19 @@ class Interpolant2DTask:
         interpolant = self.interpolant(kind, stochastic)
 
         def loss(model, x0):
+            # G(v) = E[|b|^2 - 2 (dx_t/dt) . b] and, for gamma > 0, E|eta - z|^2, from one forward pass
             x1 = self.source.sample(len(x0)).to(x0)
-            g = velocity_objective(model, interpolant, x0, x1)
+            t = sample_time(len(x0), x0.device, x0.dtype)
+            xt, dxt, z = interpolant.sample(x0, x1, t)
+            out = model(xt, t, both=True)
+            b, eta = out[:, :2], out[:, 2:]
+            g = (b.square() - 2 * dxt * b).sum(1).mean()
             logs = {"G": g.item()}
-            if stochastic:
-                z_loss = noise_objective(model.eta, interpolant, x0, x1)
-                logs["noise_loss"] = z_loss.item()
-                g = g + z_loss
-            return g, logs
+            if not stochastic:
+                return g, logs
+            z_loss = (eta - z).square().sum(1).mean()
+            logs["noise_loss"] = z_loss.item()
+            return g + z_loss, logs
 
         return loss
 
