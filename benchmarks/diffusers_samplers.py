@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=1000, help="samples per setting")
     p.add_argument("--repeats", type=int, default=1, help="timed repeats (median)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--grids", default="", help="genlab grid per sampler, e.g. dpmpp_2m=uniform,euler=uniform")
     args = p.parse_args(argv)
+    grids = dict(item.split("=") for item in args.grids.split(",") if item)
     torch.set_num_threads(args.threads)
 
     from genlab.core.data import GaussianMixture
@@ -175,6 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for key in args.samplers.split(","):
         sampler, grid, scheduler = PAIRS[key]
+        grid = grids.get(key, grid)
         for nfe in (int(v) for v in args.nfe.split(",")):
             counter.calls = 0
             ours, t_ours = _timed(args.repeats, sample_nfe, den, sampler, grid, nfe, x1, cond=cond)
@@ -188,7 +191,7 @@ def main(argv: list[str] | None = None) -> None:
             m_theirs = task.eval((theirs + 1).div(2).clamp(0, 1))
             fd_o, fd_t = m_ours["fd_digits"], m_theirs["fd_digits"]
             print(
-                f"| {key} | {calls} | {fd_o:.2f} | {fd_t:.2f} | {fd_o / fd_t:.3f} | {m_ours['accuracy']:.3f} | "
+                f"| {key} ({grid}) | {calls} | {fd_o:.2f} | {fd_t:.2f} | {fd_o / fd_t:.3f} | {m_ours['accuracy']:.3f} | "
                 f"{m_theirs['accuracy']:.3f} | {t_ours:.2f} | {t_theirs:.2f} | {t_ours / t_theirs:.3f} |",
                 flush=True,
             )

@@ -71,5 +71,3 @@ def chain() -> MarkovChain:
 @pytest.fixture
 def small_chain() -> MarkovChain:
     return MarkovChain(vocab=3, length=4, seed=3, sharpness=1.5)
-
-

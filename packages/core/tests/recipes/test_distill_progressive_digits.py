@@ -22,6 +22,11 @@ def test_smoke_run_from_a_teacher_run(tmp_path):
     assert (run_dir / "stages" / "student-2" / "checkpoints").is_dir()
     assert not (run_dir / "stages" / "teacher").exists()  # the given teacher was not retrained
     assert (run_dir / "samples.png").is_file()
+    (run_dir / "eval.json").unlink()  # `genlab eval` reloads the intermediate student from its stage
+    assert main(["eval", str(run_dir)]) == 0
+    again = json.loads((run_dir / "eval.json").read_text())
+    assert again["student2/fd_digits"] == pytest.approx(results["student2/fd_digits"], rel=1e-6)
+    assert again["student1/fd_digits"] == pytest.approx(results["student1/fd_digits"], rel=1e-6)
 
 
 def test_rounds_halve_the_steps_and_bad_counts_are_named():

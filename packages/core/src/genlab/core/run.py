@@ -118,9 +118,13 @@ def write_report(run_dir: Path, results: dict[str, float], timing: dict[str, flo
         f"| {k} | {v:.6g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in results.items()
     )
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else platform.processor() or "cpu"
+    stages = sorted(p.name for p in (run_dir / "stages").glob("*"))
+    what = f"{config['config']['steps']} steps"
+    if stages:  # multi-stage recipes: the time covers every stage trained in this process
+        what = f"the stages {', '.join(stages)} and a final stage of {what}"
     text = f"""# {config["recipe"]} ({config["preset"]} preset)
 
-Trained {config["config"]["steps"]} steps in {timing["train_seconds"]:.1f} s on {device}
+Trained {what} in {timing["train_seconds"]:.1f} s on {device}
 ({torch.get_num_threads()} threads), genlab {config["genlab_version"]}, torch {torch.__version__}.
 Resumed from step {timing.get("resumed_from") or 0}.
 

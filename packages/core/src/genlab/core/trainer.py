@@ -39,6 +39,8 @@ class TrainConfig:
     min_lr_ratio: float = 0.1
     warmup: int = 100
     weight_decay: float = 0.0
+    beta1: float = 0.9  # Adam's momentum; GANs use 0 (R3GAN) or 0.5
+    beta2: float = 0.999
     grad_clip: float = 1.0  # 0 disables clipping
     ema_decay: float = 0.999
     seed: int = 0
@@ -140,7 +142,9 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         self.model = model.to(self.info.device)
         self.ema = ema_model(self.model, cfg.ema_decay)
-        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay
+        )
         self.batches = Batches(dataset, cfg.batch_size, self.info, cfg.seed)
         self.step = self.start_step = 0
         self.history: list[dict[str, float]] = []

@@ -56,7 +56,10 @@ def sinkhorn_plan(cost: torch.Tensor, reg: float, tol: float = 1e-4, max_iters: 
     plan stopped early collapses towards nearest-neighbour pairing."""
     n, m = cost.shape
     log_k = -cost / reg
-    log_a, log_b = torch.full((n,), -math.log(n), dtype=cost.dtype), torch.full((m,), -math.log(m), dtype=cost.dtype)
+    log_a, log_b = (
+        torch.full((n,), -math.log(n), dtype=cost.dtype),
+        torch.full((m,), -math.log(m), dtype=cost.dtype),
+    )
     f, g = torch.zeros_like(log_a), torch.zeros_like(log_b)
     for i in range(max_iters):
         f = log_a - torch.logsumexp(log_k + g[None, :], dim=1)

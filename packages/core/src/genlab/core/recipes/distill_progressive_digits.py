@@ -19,6 +19,7 @@ from typing import Literal
 import torch
 from torch.utils.data import TensorDataset
 
+from genlab.core.checkpoint import latest, load_weights
 from genlab.core.diffusion import Denoiser, progressive_distillation_target, sample_ddim
 from genlab.core.ode import time_grid
 from genlab.core.plotting import image_grid
@@ -93,6 +94,20 @@ class ProgressiveDigitsTask(FromTeacher):
             teacher = self.denoiser(student)
             self.model = copy.deepcopy(student).requires_grad_(True)
         return self.students[self.rounds[-1]]
+
+    def load_stages(self, run_dir: Path) -> None:
+        """Reload the intermediate students (and a teacher trained in this run), so ``genlab eval``
+        reports every round."""
+        stages = Path(run_dir) / "stages"
+        for n in self.rounds[:-1]:
+            found = latest(stages / f"student-{n}" / "checkpoints")
+            if found is not None:
+                self.students[n] = copy.deepcopy(self.model).requires_grad_(False)
+                load_weights(self.students[n], found.path / "ema.safetensors")
+        found = latest(stages / "teacher" / "checkpoints")
+        if self.teacher_model is None and found is not None:
+            self.teacher_model = copy.deepcopy(self.teacher_task.model).requires_grad_(False)
+            load_weights(self.teacher_model, found.path / "ema.safetensors")
 
     @torch.no_grad()
     def ddim(self, den: Denoiser, steps: int, n: int) -> torch.Tensor:

@@ -1,0 +1,52 @@
+import math
+
+import pytest
+import torch
+
+from genlab.core.metrics import psnr
+from genlab.video.metrics import divergence_horizon, per_frame_psnr, per_frame_ssim
+
+
+def test_per_frame_psnr_matches_the_closed_form():
+    torch.manual_seed(0)
+    target = torch.rand(5, 1, 16, 16) * 1.6 - 0.8
+    offsets = torch.tensor([0.02, 0.04, 0.08, 0.1, 0.2])
+    pred = target + offsets[:, None, None, None]
+    expected = -10 * torch.log10((offsets / 2) ** 2)  # [-1, 1] -> [0, 1] halves the error
+    assert torch.allclose(per_frame_psnr(pred, target), expected, atol=1e-3)
+    assert per_frame_psnr(target, target).isinf().all()
+
+
+def test_batches_pool_over_videos_like_core_psnr():
+    torch.manual_seed(1)
+    pred, target = torch.rand(2, 3, 1, 8, 8) * 2 - 1, torch.rand(2, 3, 1, 8, 8) * 2 - 1
+    curve = per_frame_psnr(pred, target)
+    assert curve.shape == (3,)
+    assert math.isclose(curve[1].item(), psnr((pred[:, 1] + 1) / 2, (target[:, 1] + 1) / 2), rel_tol=1e-6)
+
+
+def test_per_frame_ssim_is_one_on_the_truth_and_falls_with_noise():
+    torch.manual_seed(2)
+    target = torch.rand(4, 3, 16, 16) * 2 - 1
+    noise = torch.randn(4, 3, 16, 16) * torch.tensor([0.0, 0.1, 0.3, 0.6])[:, None, None, None]
+    curve = per_frame_ssim((target + noise).clamp(-1, 1), target)
+    assert math.isclose(curve[0].item(), 1.0, abs_tol=1e-5)
+    assert (curve[1:] < curve[:-1]).all()
+
+
+def test_divergence_horizon():
+    assert divergence_horizon(torch.tensor([30.0, 25, 22, 21]), 20.0) == 4  # never diverges
+    assert divergence_horizon(torch.tensor([30.0, 18, 25, 19, 12, 10]), 20.0) == 3  # a dip that recovers
+    assert divergence_horizon(torch.tensor([10.0, 12]), 20.0) == 0
+    assert divergence_horizon(torch.tensor([float("inf"), 30.0, 5.0]), 20.0) == 2
+
+
+def test_bad_inputs_raise_clear_errors():
+    with pytest.raises(ValueError, match="one shape"):
+        per_frame_psnr(torch.zeros(3, 1, 8, 8), torch.zeros(2, 1, 8, 8))
+    with pytest.raises(ValueError, match="non-finite"):
+        per_frame_psnr(torch.full((3, 1, 8, 8), float("nan")), torch.zeros(3, 1, 8, 8))
+    with pytest.raises(ValueError, match="1-D"):
+        divergence_horizon(torch.zeros(2, 3), 20.0)
+    with pytest.raises(ValueError, match="NaN"):
+        divergence_horizon(torch.tensor([30.0, float("nan")]), 20.0)
