@@ -1,0 +1,28 @@
+"""Shared by the genlab-molecules tests: a few small molecules embedded once (ETKDGv3 + MMFF)."""
+
+import pytest
+import torch
+
+from genlab.molecules.conformers import embed
+
+STABLE = ("O", "CCO", "C#N", "C=O", "CN", "FC(F)F", "CC(=O)NC", "OC1CC1")
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def stable_smiles():
+    """Molecules whose MMFF geometries pass EDM's bond-length stability test."""
+    return STABLE
+
+
+@pytest.fixture(scope="session")
+def embedded():
+    """SMILES -> explicit-H molecule with one MMFF conformer, for the stable set plus benzene and pyridine."""
+    return {s: embed(s, seed=0) for s in (*STABLE, "c1ccccc1", "c1ccncc1")}
