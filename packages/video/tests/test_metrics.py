@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from genlab.core.metrics import psnr
-from genlab.video.metrics import divergence_horizon, per_frame_psnr, per_frame_ssim
+from genlab.video.metrics import divergence_horizon, per_frame_mass_ratio, per_frame_psnr, per_frame_ssim
 
 
 def test_per_frame_psnr_matches_the_closed_form():
@@ -50,3 +50,12 @@ def test_bad_inputs_raise_clear_errors():
         divergence_horizon(torch.zeros(2, 3), 20.0)
     with pytest.raises(ValueError, match="NaN"):
         divergence_horizon(torch.tensor([30.0, float("nan")]), 20.0)
+
+
+def test_mass_ratio_sees_fading_and_smearing_but_not_motion():
+    video = -torch.ones(2, 3, 1, 8, 8)
+    video[:, :, :, 2:4, 2:4] = 1.0
+    moved = torch.roll(video, 3, dims=4)
+    assert torch.allclose(per_frame_mass_ratio(moved, video), torch.ones(3))
+    assert torch.allclose(per_frame_mass_ratio((video - 1) / 2, video), torch.full((3,), 0.5))
+    assert (per_frame_mass_ratio(video.clamp(min=0), video) > 1).all()

@@ -4,6 +4,8 @@ Diffusion Forcing (Chen et al. 2024, Sec. 4.1) claims rollouts far beyond the tr
 stay stable where teacher forcing and full-sequence diffusion diverge; with the procedural videos'
 exact ground truth this becomes a number: the first frame after which PSNR stays below a threshold.
 PSNR and SSIM are genlab.core.metrics' (data range 1) on frames mapped from [-1, 1] to [0, 1].
+PSNR asks "is the rollout still on track"; the mass ratio asks the weaker "are the objects still
+intact" (neither fading nor smearing over the frame), which holds even once a rollout has drifted.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ def per_frame_psnr(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 def per_frame_ssim(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """SSIM of each frame, [T]; a batch [B, T, ...] averages over B."""
     return _per_frame(ssim, pred, target)
+
+
+def per_frame_mass_ratio(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Each frame's total brightness (frames mapped to [0, 1], pooled over a batch) over the target's, [T]:
+    1 when the objects keep their size and brightness, > 1 when a rollout smears, < 1 when it fades."""
+    return _per_frame(lambda p, q: float(p.sum() / q.sum().clamp_min(1e-12)), pred, target)
 
 
 def divergence_horizon(curve: torch.Tensor, threshold: float) -> int:

@@ -1,0 +1,69 @@
+"""Plan one maze episode with a trained Diffuser run (Janner et al., 2022) and plot the plan and the path.
+
+    uv run python packages/robotics/examples/plan_in_maze.py RUN_DIR --start 3,3 --goal 1,1 --out episode.png
+
+RUN_DIR is a ``genlab train diffuser-maze2d`` run; start and goal are free cells (row, col) of its maze.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.core.run import load_run
+from genlab.robotics import scores
+from genlab.robotics.planning import PlanTracker
+from genlab.robotics.plotting import plot_episodes
+
+
+def cell(text: str) -> tuple[int, int]:
+    try:
+        row, col = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a cell is row,col (two integers), got {text!r}") from None
+    return row, col
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run_dir", type=Path)
+    p.add_argument("--start", type=cell, required=True, help="start cell row,col")
+    p.add_argument("--goal", type=cell, required=True, help="goal cell row,col")
+    p.add_argument("--replan-every", type=int, default=0, help="replanning period in steps (0: plan once)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, default=Path("episode.png"))
+    args = p.parse_args(argv)
+
+    recipe, cfg, task, model = load_run(args.run_dir)
+    if recipe.name != "diffuser-maze2d":
+        raise SystemExit(f"{args.run_dir} is a {recipe.name} run, not a diffuser-maze2d run")
+    tracker = PlanTracker(
+        task.planner(model), args.replan_every, generator=torch.Generator().manual_seed(args.seed)
+    )
+    episode = scores.Task(args.start, args.goal, env_seed=args.seed, policy_seed=args.seed)
+    try:
+        result = scores.evaluate(cfg.maze, lambda _: tracker, [episode])
+    except ValueError as err:  # a cell outside the maze or in a wall
+        p.error(str(err))
+    print(
+        f"{cfg.maze}: {len(tracker.plans)} plan(s), first of {len(tracker.plans[0][1])} steps; "
+        f"return {result.mean_return:.0f}, reached the goal: {bool(result.successes[0])} "
+        f"(step {result.times[0]:.0f})"
+    )
+    plans = [plan for _, plan in tracker.plans]
+    path = np.array(tracker.observations)
+    figure = plot_episodes(
+        cfg.maze,
+        plans[:1],
+        [path],
+        args.out,
+        [f"{args.start} -> {args.goal}, return {result.mean_return:.0f}"],
+    )
+    print(f"wrote {figure}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Recipes of genlab.robotics, registered under the ``genlab.recipes`` entry-point group."""

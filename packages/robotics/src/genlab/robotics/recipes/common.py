@@ -1,0 +1,111 @@
+"""What the Diffuser recipes share (Janner et al., ICML 2022, App. C, Maze2D): the config of data, network and
+sampler, and a task that builds the stream of windows, the normaliser, the temporal U-Net and its loss.
+
+Paper settings per maze: horizon 128 / 256 / 384 and 64 / 256 / 256 diffusion steps for U-Maze / Medium /
+Large, dim_mults (1, 4, 8), batch 32, learning rate 2e-4, EMA 0.995. ``horizon = 0`` and
+``diffusion_steps = 0`` select them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch.utils.data import TensorDataset
+
+from genlab.core.trainer import TrainConfig
+from genlab.robotics.dataset import build_dataset
+from genlab.robotics.diffuser import ACT_DIM, Diffuser, transitions, windows
+from genlab.robotics.normalizer import LimitsNormalizer
+from genlab.robotics.planning import Planner
+from genlab.robotics.temporal_unet import TemporalUnet
+
+MazeName = Literal["umaze", "medium", "large"]
+PAPER_HORIZON = {"umaze": 128, "medium": 256, "large": 384}
+PAPER_STEPS = {"umaze": 64, "medium": 256, "large": 256}
+
+
+def parse_ints(text: str, name: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{name} must name at least one integer, got {text!r}")
+    return values
+
+
+@dataclass
+class DiffuserConfig(TrainConfig):
+    maze: MazeName = "umaze"
+    n_data: int = 100_000  # env steps of the waypoint-controller stream (D4RL: 1e6)
+    data_seed: int = 0
+    horizon: int = 0  # longest plan and training window; 0: the paper's 128 / 256 / 384
+    min_horizon: int = 0  # shortest plan (variable-length plans); 0: the horizon only, as in the paper
+    horizon_step: int = 16
+    with_actions: bool = True  # diffuse [a, s] as Diffuser does, or the states alone
+    dim: int = 32
+    dim_mults: str = "1,2,4"
+    diffusion_steps: int = 20  # ancestral sampling steps; 0: the paper's 64 / 256 / 256
+    steps: int = 10_000
+    batch_size: int = 32
+    lr: float = 5e-4
+    warmup: int = 200
+    ema_decay: float = 0.995
+    log_every: int = 100
+    ckpt_every: int = 2000
+
+
+class DiffuserTask:
+    """The stream (normalised, as windows by start index), the Diffuser and its temporal U-Net."""
+
+    def __init__(self, cfg: DiffuserConfig, condition_goal: bool = True):
+        self.cfg = cfg
+        self.horizon = cfg.horizon or PAPER_HORIZON[cfg.maze]
+        self.horizons = self.horizon_grid(cfg, self.horizon)
+        mults = parse_ints(cfg.dim_mults, "dim_mults")
+        self.data = build_dataset(cfg.maze, cfg.n_data, cfg.data_seed, progress=False)
+        if len(self.data) < self.horizon:
+            raise ValueError(f"n_data={cfg.n_data} is shorter than the horizon {self.horizon}")
+        stream = transitions(self.data, cfg.with_actions)
+        normalizer = LimitsNormalizer.fit(stream)
+        self.stream = torch.as_tensor(normalizer.normalize(stream), dtype=torch.float32)
+        self.train_set = TensorDataset(torch.arange(len(stream) - self.horizon + 1))
+        self.diffuser = Diffuser(
+            normalizer,
+            ACT_DIM if cfg.with_actions else 0,
+            self.horizons,
+            condition_goal=condition_goal,
+            steps=cfg.diffusion_steps or PAPER_STEPS[cfg.maze],
+        )
+        self.model = TemporalUnet(normalizer.dim, cfg.dim, mults)
+        bad = [h for h in self.horizons if h % self.model.factor]
+        if bad:
+            raise ValueError(
+                f"horizons {bad} are not divisible by {self.model.factor} (2^(len(dim_mults) - 1))"
+            )
+
+    @staticmethod
+    def horizon_grid(cfg: DiffuserConfig, horizon: int) -> tuple[int, ...]:
+        """``min_horizon, min_horizon + horizon_step, ..., horizon`` (the horizon alone if min_horizon is 0)."""
+        low = cfg.min_horizon or horizon
+        if not 2 <= low <= horizon or cfg.horizon_step < 1:
+            raise ValueError(
+                f"need 2 <= min_horizon <= horizon and horizon_step >= 1, got {cfg.min_horizon}, {horizon}, "
+                f"{cfg.horizon_step}"
+            )
+        return tuple(sorted({*range(low, horizon, cfg.horizon_step), horizon}))
+
+    def loss(self, model, batch):
+        self.stream = self.stream.to(batch.device)
+        return self.diffuser.loss(model, windows(self.stream, batch, self.horizon))
+
+    def planner(self, model, **options) -> Planner:
+        return Planner(self.diffuser, model, self.cfg.maze, dt=self.data.dt, **options)
+
+    def stage_cfg(self, **overrides) -> TrainConfig:
+        """This run's TrainConfig fields with ``overrides``, for an earlier stage."""
+        fields = {f.name: getattr(self.cfg, f.name) for f in dataclasses.fields(TrainConfig)}
+        return TrainConfig(**{**fields, **overrides})

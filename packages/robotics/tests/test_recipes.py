@@ -1,0 +1,72 @@
+"""diffuser-maze2d and diffuser-value-guided: smoke runs through the genlab CLI on a tiny dataset, bad configs."""
+
+import json
+
+import pytest
+
+from genlab.core.cli import main
+from genlab.core.recipe import get_recipe
+
+POLICIES = ("random", "expert", "diffuser", "diffuser_replan", "bc")
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+def test_maze2d_smoke_run(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("GENLAB_DATA", str(data_dir))
+    assert main(["train", "diffuser-maze2d", "--preset", "smoke", "--out", str(tmp_path)]) == 0
+    run_dir = next((tmp_path / "diffuser-maze2d").iterdir())
+    results = json.loads((run_dir / "eval.json").read_text())
+    assert results["episodes"] == 2
+    for name in POLICIES:
+        assert {f"{name}/score", f"{name}/success_rate", f"{name}/time_to_goal", f"{name}/return"} <= set(
+            results
+        )
+        assert 0 <= results[f"{name}/success_rate"] <= 1
+    assert results["random/score"] == 0 and results["expert/score"] == 100  # the references of the score
+    assert results["expert/success_rate"] == 1
+    assert 16 <= results["diffuser/plan_horizon"] <= 32
+    assert (run_dir / "samples.png").stat().st_size > 1000
+    assert (run_dir / "stages" / "bc" / "checkpoints").is_dir()
+    assert (data_dir / "genlab" / "pointmaze-umaze-3000-s0-v0").is_dir()
+
+
+def test_value_guided_smoke_run(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("GENLAB_DATA", str(data_dir))
+    assert main(["train", "diffuser-value-guided", "--preset", "smoke", "--out", str(tmp_path)]) == 0
+    run_dir = next((tmp_path / "diffuser-value-guided").iterdir())
+    results = json.loads((run_dir / "eval.json").read_text())
+    for w in ("0", "10"):
+        for key in (
+            "plan_return",
+            "plan_reach_rate",
+            "plan_value",
+            "ranked_plan_return",
+            "ranked_reach_rate",
+        ):
+            assert f"w{w}/{key}" in results
+        assert 0 <= results[f"w{w}/plan_return"] <= 1
+    for name in ("unguided", "guided"):
+        assert 0 <= results[f"{name}/executed_reach_rate"] <= 1
+    assert (run_dir / "samples.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    "recipe, overrides, message",
+    [
+        ("diffuser-maze2d", {"maze": "umase"}, "maze must be one of"),
+        ("diffuser-maze2d", {"min_horizon": "64", "horizon": "32"}, "min_horizon"),
+        ("diffuser-maze2d", {"horizon": "30", "min_horizon": "0", "dim_mults": "1,2,4"}, "divisible by 4"),
+        ("diffuser-maze2d", {"dim_mults": "1,x"}, "dim_mults"),
+        ("diffuser-value-guided", {"targets": "2,0"}, "wall"),
+        ("diffuser-value-guided", {"targets": "9,9"}, "outside"),
+    ],
+)
+def test_bad_configs_are_named(recipe, overrides, message, data_dir, monkeypatch):
+    monkeypatch.setenv("GENLAB_DATA", str(data_dir))
+    r = get_recipe(recipe)
+    with pytest.raises(ValueError, match=message):
+        r.build(r.make_config("smoke", overrides))

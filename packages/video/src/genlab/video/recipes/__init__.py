@@ -1,0 +1,1 @@
+"""genlab-video's recipes, registered under the ``genlab.recipes`` entry-point group."""

@@ -1,0 +1,304 @@
+"""``diffusion-forcing-video``: Diffusion Forcing on procedural video, with its two baselines on the
+same model, data and compute (Chen et al. 2024, Fig. 2 and Sec. 4.1).
+
+``--objective`` picks how clips are noised in training (``genlab.video.forcing``) and, to match,
+how a rollout is sampled (``genlab.video.sampling``):
+
+- diffusion-forcing: independent per-frame levels; rollouts run a scheduling matrix (pyramid by
+  default) over ``chunk`` new frames per window with the history stabilised at a small level;
+- teacher-forcing: next-frame diffusion on clean history; rollouts generate one frame at a time
+  after clean history (the training condition);
+- full-sequence: one level per clip; rollouts denoise ``chunk`` frames together with the history
+  re-noised to their level (replacement).
+
+The model is the ConvGRU (carrying its state; the default, which learns far faster per CPU second
+than the transformer) or the causal space-time transformer (sliding window of ``frames``). Evaluation, the paper's claim made a number: on held-out sequences, roll out
+``rollout_factor`` x ``frames`` frames after ``context`` ground-truth frames and compare each frame
+with the exact ground truth: mean PSNR over the first N (= ``frames``) and over all generated
+frames, SSIM, the divergence horizon (first frame after which PSNR stays below ``psnr_threshold``
+dB), the brightness mass of the rollout over the truth's (1 while the objects stay intact, even
+off track), two reference predictors (a blank frame; the last context frame repeated, over the first N)
+and throughput.
+``samples.png`` shows rollouts above their ground truth, ``rollout.gif`` plays them side by side
+and ``psnr.png`` plots PSNR against frame.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+
+from genlab.core.diffusion import Denoiser, get_schedule
+from genlab.core.recipe import Recipe
+from genlab.core.recipes.diffusion_common import KindName, ScheduleName
+from genlab.core.trainer import TrainConfig
+from genlab.video.data import make_dataset
+from genlab.video.forcing import forcing_loss
+from genlab.video.io import plot_curves, write_grid, write_side_by_side
+from genlab.video.metrics import divergence_horizon, per_frame_mass_ratio, per_frame_psnr, per_frame_ssim
+from genlab.video.models import make_model
+from genlab.video.sampling import rollout
+
+
+def _clock(device: torch.device) -> float:
+    """Wall time once the device has finished its queued work."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
+Objective = Literal["diffusion-forcing", "teacher-forcing", "full-sequence"]
+
+
+@dataclass
+class DiffusionForcingVideoConfig(TrainConfig):
+    data: Literal["moving-digits", "shapes"] = "moving-digits"
+    objective: Objective = "diffusion-forcing"
+    model: Literal["transformer", "gru"] = "gru"  # the ConvGRU learns far faster per CPU second
+    causal: bool = True  # False: the non-causal transformer (DFoT); not for rollouts of this recipe
+    size: int = 32
+    frames: int = 16  # training clip length N, and the transformer's window
+    train_clips: int = 100_000  # procedural clips, rendered on the fly
+    patch: int = 4  # transformer
+    dim: int = 64
+    depth: int = 4
+    heads: int = 4
+    base: int = 16  # ConvGRU
+    hidden: int = 32
+    schedule: ScheduleName = "cosine"
+    kind: KindName = "v"
+    weighting: Literal["own", "eps", "x0", "v", "min_snr", "sigmoid"] = "own"  # own: MSE in `kind`
+    t_sampler: Literal["uniform", "stratified", "logit_normal"] = "uniform"
+    scheduling: Literal["pyramid", "autoregressive", "trapezoid", "full_sequence"] = "pyramid"
+    uncertainty_scale: float = 1.0
+    sampling_steps: int = 10  # noise levels per frame (rows of the matrix per frame)
+    stabilization: float = 0.02  # history noise level of diffusion forcing
+    chunk: int = 8  # new frames per window (teacher forcing: 1)
+    eta: float = 0.0
+    context: int = 8  # ground-truth frames a rollout starts from
+    rollout_factor: int = 8  # rollouts of rollout_factor * frames generated frames
+    n_eval: int = 16
+    psnr_threshold: float = (
+        18.0  # the truth shifted by 1 pixel scores 21 dB, by 2 pixels 16, a blank frame 12
+    )
+    steps: int = 1200
+    batch_size: int = 8
+    lr: float = 1e-3
+    warmup: int = 100
+    ema_decay: float = 0.995
+    log_every: int = 25
+    ckpt_every: int = 500
+
+
+class DiffusionForcingVideoTask:
+    n_show = 4
+
+    def __init__(self, cfg: DiffusionForcingVideoConfig):
+        if cfg.frames < 2 or cfg.context < 1 or cfg.rollout_factor < 1 or cfg.n_eval < 1:
+            raise ValueError(
+                "need frames >= 2, context >= 1, rollout_factor >= 1 and n_eval >= 1, got "
+                f"{cfg.frames}, {cfg.context}, {cfg.rollout_factor}, {cfg.n_eval}"
+            )
+        if not 1 <= cfg.chunk < cfg.frames:
+            raise ValueError(f"chunk must lie in [1, frames) = [1, {cfg.frames}), got {cfg.chunk}")
+        if cfg.context >= cfg.frames:
+            raise ValueError(f"context ({cfg.context}) must be shorter than the window frames ({cfg.frames})")
+        if cfg.model == "gru" and not cfg.causal:
+            raise ValueError("the ConvGRU is causal by construction; causal=false needs model=transformer")
+        self.cfg = cfg
+        extra = {"digit_size": cfg.size // 2} if cfg.data == "moving-digits" else {}
+        self.train_set = make_dataset(
+            cfg.data,
+            "train",
+            frames=cfg.frames,
+            size=cfg.size,
+            length=cfg.train_clips,
+            seed=cfg.seed,
+            **extra,
+        )
+        test = make_dataset(
+            cfg.data, "test", frames=cfg.frames, size=cfg.size, length=cfg.n_eval, seed=cfg.seed, **extra
+        )
+        self.rollout_frames = cfg.rollout_factor * cfg.frames
+        self.truth = torch.stack(
+            [test.sequence(i, cfg.context + self.rollout_frames) for i in range(cfg.n_eval)]
+        )
+        channels = self.truth.shape[2]
+        if cfg.model == "transformer":
+            sizes = dict(frames=cfg.frames, patch=cfg.patch, dim=cfg.dim, depth=cfg.depth, heads=cfg.heads)
+            self.model = make_model(
+                "transformer", channels=channels, size=cfg.size, causal=cfg.causal, **sizes
+            )
+        else:
+            self.model = make_model("gru", channels=channels, size=cfg.size, base=cfg.base, hidden=cfg.hidden)
+        self.schedule = get_schedule(cfg.schedule)
+
+    def denoiser(self, model) -> Denoiser:
+        return Denoiser(model, self.schedule, self.cfg.kind)
+
+    def loss(self, model, batch):
+        cfg = self.cfg
+        weighting = None if cfg.weighting == "own" else cfg.weighting
+        return forcing_loss(
+            self.denoiser(model), batch, cfg.objective, sampler=cfg.t_sampler, weighting=weighting
+        )
+
+    def sampling_plan(self) -> dict:
+        """How the objective's model is rolled out: the setting it was trained for."""
+        cfg = self.cfg
+        plan = dict(window=cfg.frames, steps=cfg.sampling_steps, eta=cfg.eta)
+        if cfg.objective == "diffusion-forcing":
+            return plan | dict(
+                chunk=cfg.chunk,
+                schedule=cfg.scheduling,
+                uncertainty_scale=cfg.uncertainty_scale,
+                history="stabilized",
+                stabilization=cfg.stabilization,
+            )
+        if cfg.objective == "teacher-forcing":
+            return plan | dict(chunk=1, schedule="full_sequence", history="stabilized", stabilization=0.0)
+        return plan | dict(chunk=cfg.chunk, schedule="full_sequence", history="replaced")
+
+    def generate(self, model, n: int) -> tuple[torch.Tensor, float]:
+        """(rollouts [n, rollout_frames, ...] of the first n held-out sequences, seconds taken)."""
+        if not 1 <= n <= self.cfg.n_eval:
+            raise ValueError(f"can roll out 1..n_eval = {self.cfg.n_eval} held-out sequences, got {n}")
+        device = next(model.parameters()).device
+        context = self.truth[:n, : self.cfg.context].to(device)
+        generator = torch.Generator(device).manual_seed(self.cfg.seed + 1)
+        started = _clock(device)
+        out = rollout(
+            self.denoiser(model), context, self.rollout_frames, generator=generator, **self.sampling_plan()
+        )
+        return out.cpu(), _clock(device) - started
+
+    def train_throughput(self, model, repeats: int = 2) -> float:
+        """Training frames per second: loss, backward and an AdamW step on a copy of the model."""
+        net = copy.deepcopy(model).train().requires_grad_(True)
+        optimizer = torch.optim.AdamW(net.parameters(), lr=0.0)
+        batch = torch.stack([self.train_set[i] for i in range(self.cfg.batch_size)])
+        device = next(net.parameters()).device
+        batch = batch.to(device)
+        for i in range(repeats + 1):
+            if i == 1:  # the first step warms up
+                started = _clock(device)
+            optimizer.zero_grad()
+            self.loss(net, batch)[0].backward()
+            optimizer.step()
+        return repeats * batch.shape[0] * batch.shape[1] / (_clock(device) - started)
+
+    def evaluate(self, model):
+        cfg, n = self.cfg, self.cfg.frames
+        generated, seconds = self.generate(model, cfg.n_eval)
+        truth = self.truth[:, cfg.context :]
+        curve = per_frame_psnr(generated, truth)
+        ssim = per_frame_ssim(generated, truth)
+        blank = per_frame_psnr(torch.full_like(truth, -1.0), truth)
+        # (only over the first N: the dynamics are periodic, so a copy is exact now and then, PSNR inf)
+        copy_last = per_frame_psnr(
+            self.truth[:, cfg.context - 1 : cfg.context].expand_as(truth[:, :n]), truth[:, :n]
+        )
+        horizon = divergence_horizon(curve, cfg.psnr_threshold)
+        mass = per_frame_mass_ratio(generated, truth)
+        return {
+            "psnr_first_n": float(curve[:n].mean()),
+            "psnr_all": float(curve.mean()),
+            "psnr_last_n": float(curve[-n:].mean()),
+            "ssim_first_n": float(ssim[:n].mean()),
+            "ssim_all": float(ssim.mean()),
+            "divergence_horizon": float(horizon),
+            "divergence_horizon_over_n": horizon / n,
+            "psnr_threshold": cfg.psnr_threshold,
+            "mass_ratio_first_n": float(mass[:n].mean()),
+            "mass_ratio_last_n": float(mass[-n:].mean()),
+            "rollout_frames": float(self.rollout_frames),
+            "blank_frame_psnr_all": float(blank.mean()),
+            "copy_last_psnr_first_n": float(copy_last[:n].mean()),
+            "sample_frames_per_s": generated.shape[0] * generated.shape[1] / seconds,
+            "train_frames_per_s": self.train_throughput(model),
+        }
+
+    def sample(self, model, n):
+        """[n, 2, context + rollout_frames, C, H, W]: each rollout (after its context) and its truth."""
+        n = min(n, self.cfg.n_eval)
+        generated, _ = self.generate(model, n)
+        truth = self.truth[:n]
+        return torch.stack([torch.cat([truth[:, : self.cfg.context], generated], 1), truth], 1)
+
+    def save_samples(self, samples, out: Path) -> Path:
+        """samples.png (rollouts above their truth, every 8th frame), rollout.gif and psnr.png."""
+        cfg, out = self.cfg, Path(out)
+        videos = [v for pair in samples for v in pair]
+        labels = [f"{name} {i}" for i in range(len(samples)) for name in ("rollout", "truth")]
+        title = f"{cfg.objective}, {cfg.model}: {cfg.context} context frames, trained on {cfg.frames}"
+        write_grid(videos, out, labels=labels, every=8, title=title)
+        write_side_by_side(videos[:4], out.with_name("rollout.gif"), fps=8, scale=4)
+        truth = samples[:, 1, cfg.context :]
+        curves = {
+            f"{cfg.objective} ({len(samples)} sequences)": per_frame_psnr(
+                samples[:, 0, cfg.context :], truth
+            ),
+            "last context frame": per_frame_psnr(
+                samples[:, 1, cfg.context - 1 : cfg.context].expand_as(truth), truth
+            ),
+        }
+        plot_curves(curves, out.with_name("psnr.png"), threshold=cfg.psnr_threshold, title=title)
+        return out
+
+
+RECIPE = Recipe(
+    name="diffusion-forcing-video",
+    description="Diffusion Forcing (and teacher-forcing / full-sequence baselines) on procedural video",
+    config=DiffusionForcingVideoConfig,
+    build=DiffusionForcingVideoTask,
+    presets={
+        "smoke": {
+            "size": 16,
+            "frames": 4,
+            "train_clips": 64,
+            "dim": 16,
+            "depth": 1,
+            "heads": 2,
+            "base": 8,
+            "hidden": 8,
+            "sampling_steps": 2,
+            "chunk": 2,
+            "context": 2,
+            "rollout_factor": 2,
+            "n_eval": 2,
+            "steps": 3,
+            "batch_size": 4,
+            "warmup": 1,
+            "log_every": 1,
+            "ckpt_every": 3,
+        },
+        "paper": {
+            "size": 64,
+            "frames": 32,
+            "patch": 4,
+            "dim": 384,
+            "depth": 12,
+            "heads": 6,
+            "base": 64,
+            "hidden": 256,
+            "weighting": "min_snr",
+            "sampling_steps": 50,
+            "stabilization": 0.015,
+            "chunk": 16,
+            "context": 16,
+            "n_eval": 64,
+            "steps": 100_000,
+            "batch_size": 64,
+            "lr": 2e-4,
+            "warmup": 2000,
+            "ema_decay": 0.9999,
+            "log_every": 100,
+            "ckpt_every": 5000,
+        },
+    },
+)

@@ -1,0 +1,67 @@
+"""diffusion-forcing-video: the smoke run through the CLI (train, sample), objectives, errors."""
+
+import json
+
+import pytest
+
+from genlab.core.cli import main
+from genlab.core.recipe import get_recipe
+
+KEYS = (
+    "psnr_first_n",
+    "psnr_all",
+    "divergence_horizon",
+    "psnr_threshold",
+    "blank_frame_psnr_all",
+    "copy_last_psnr_first_n",
+    "sample_frames_per_s",
+    "train_frames_per_s",
+)
+
+
+def test_smoke_run_end_to_end(tmp_path):
+    assert main(["train", "diffusion-forcing-video", "--preset", "smoke", "--out", str(tmp_path)]) == 0
+    run_dir = next((tmp_path / "diffusion-forcing-video").iterdir())
+    results = json.loads((run_dir / "eval.json").read_text())
+    for key in KEYS:
+        assert key in results and results[key] == results[key]  # present and not NaN
+    assert 0 <= results["divergence_horizon"] <= results["rollout_frames"] == 8
+    assert results["sample_frames_per_s"] > 0 and results["train_frames_per_s"] > 0
+    for name in ("samples.png", "rollout.gif", "psnr.png"):
+        assert (run_dir / name).stat().st_size > 1000
+    assert main(["sample", str(run_dir), "--n", "1", "--out", str(tmp_path / "more.png")]) == 0
+    assert (tmp_path / "more.gif").exists() is False and (tmp_path / "rollout.gif").is_file()
+
+
+@pytest.mark.parametrize("objective", ["teacher-forcing", "full-sequence"])
+def test_each_objective_rolls_out_the_way_it_was_trained(objective):
+    recipe = get_recipe("diffusion-forcing-video")
+    task = recipe.build(recipe.make_config("smoke", {"objective": objective, "model": "gru"}))
+    plan = task.sampling_plan()
+    assert plan["chunk"] == (1 if objective == "teacher-forcing" else task.cfg.chunk)
+    assert plan["history"] == ("stabilized" if objective == "teacher-forcing" else "replaced")
+    generated, _ = task.generate(task.model, 1)
+    assert generated.shape == (1, task.rollout_frames, 1, 16, 16)
+
+
+def test_bad_configs_are_named(tmp_path, capsys):
+    for field, value, message in [
+        ("chunk", "4", "chunk must lie in"),
+        ("context", "4", "context"),
+        ("objective", "teacher", "objective must be one of"),
+    ]:
+        argv = [
+            "train",
+            "diffusion-forcing-video",
+            "--preset",
+            "smoke",
+            "--out",
+            str(tmp_path),
+            f"--{field}",
+            value,
+        ]
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err
+    recipe = get_recipe("diffusion-forcing-video")
+    with pytest.raises(ValueError, match="causal by construction"):
+        recipe.build(recipe.make_config("smoke", {"model": "gru", "causal": "false"}))
