@@ -89,7 +89,20 @@ def test_missing_dataset_names_the_build_command(tmp_path):
 
 def test_cli_builds_into_out_and_env_var_sets_the_default(tmp_path, monkeypatch, capsys):
     assert (
-        main(["data", "build", "--maze", "umaze", "--steps", "300", "--out", str(tmp_path), "--quiet"]) == 0
+        main(
+            [
+                "data",
+                "build",
+                "--maze",
+                "umaze",
+                "--steps",
+                "300",
+                "--out",
+                str(tmp_path / "robotics"),
+                "--quiet",
+            ]
+        )
+        == 0
     )
     assert "pointmaze-umaze-300-s0-v0" in capsys.readouterr().out
     monkeypatch.setenv("GENLAB_DATA", str(tmp_path))

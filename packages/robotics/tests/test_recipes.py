@@ -31,7 +31,7 @@ def test_maze2d_smoke_run(tmp_path, data_dir, monkeypatch):
     assert 16 <= results["diffuser/plan_horizon"] <= 32
     assert (run_dir / "samples.png").stat().st_size > 1000
     assert (run_dir / "stages" / "bc" / "checkpoints").is_dir()
-    assert (data_dir / "genlab" / "pointmaze-umaze-3000-s0-v0").is_dir()
+    assert (data_dir / "robotics" / "genlab" / "pointmaze-umaze-3000-s0-v0").is_dir()
 
 
 def test_value_guided_smoke_run(tmp_path, data_dir, monkeypatch):

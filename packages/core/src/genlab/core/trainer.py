@@ -42,6 +42,7 @@ class TrainConfig:
     beta1: float = 0.9  # Adam's momentum; GANs use 0 (R3GAN) or 0.5
     beta2: float = 0.999
     grad_clip: float = 1.0  # 0 disables clipping
+    mixed_precision: bool = True  # bf16 autocast on GPU (no effect on CPU)
     ema_decay: float = 0.999
     seed: int = 0
     log_every: int = 50
@@ -201,7 +202,9 @@ class Trainer:
         self.start_step = self.step
         end = min(cfg.steps, until) if until is not None else cfg.steps
         net = DistributedDataParallel(self.model) if distributed.active() else self.model
-        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=info.device.type == "cuda")
+        autocast = torch.autocast(
+            "cuda", dtype=torch.bfloat16, enabled=cfg.mixed_precision and info.device.type == "cuda"
+        )
         bar = tqdm(
             total=cfg.steps,
             initial=self.step,

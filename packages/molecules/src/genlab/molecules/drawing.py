@@ -9,6 +9,7 @@ bonds.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -17,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from rdkit import Chem  # noqa: E402
-from rdkit.Chem import AllChem, Draw  # noqa: E402
+from rdkit.Chem import AllChem  # noqa: E402
 from rdkit.rdBase import BlockLogs  # noqa: E402
 
 from genlab.molecules.bonds import ELEMENTS, bond_orders  # noqa: E402
@@ -45,6 +46,13 @@ def _drawable(geom: Geometry) -> tuple[Chem.Mol, str]:
 
 def draw_grid(geoms: list[Geometry], path: str | Path, per_row: int = 6, size: int = 220) -> Path:
     """PNG grid of RDKit drawings of the molecules' graphs (bonds from EDM's distance rule)."""
+    try:  # imported here: RDKit's drawing needs X libraries (libXrender) that headless images may lack
+        from rdkit.Chem import Draw
+    except ImportError as err:
+        warnings.warn(
+            f"RDKit's 2D drawing is unavailable ({err}); drawing the molecules in 3D instead", stacklevel=2
+        )
+        return scatter_3d(geoms, path)
     with BlockLogs():
         drawn = [_drawable(g) for g in geoms]
         image = Draw.MolsToGridImage(

@@ -22,7 +22,9 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("--steps", type=int, default=1_000_000, help="env steps to record (D4RL: 1e6)")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument(
-        "--out", default=None, help="cache directory (default $GENLAB_DATA or ~/.cache/genlab/robotics)"
+        "--out",
+        default=None,
+        help="cache directory (default $GENLAB_DATA/robotics or ~/.cache/genlab/robotics)",
     )
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     return p

@@ -70,10 +70,10 @@ class MazeDataset:
 
 
 def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """``cache_dir``, else ``$GENLAB_DATA``, else ``~/.cache/genlab/robotics``."""
+    """``cache_dir``, else ``$GENLAB_DATA/robotics``, else ``~/.cache/genlab/robotics``."""
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    return Path(os.environ.get("GENLAB_DATA", "~/.cache/genlab/robotics")).expanduser()
+    return Path(os.environ.get("GENLAB_DATA", "~/.cache/genlab")).expanduser() / "robotics"
 
 
 def dataset_id(maze: str, n_steps: int, seed: int) -> str:

@@ -90,8 +90,12 @@ def sample_frames(
         values = torch.cat([context, context.new_zeros(b, frames, *context.shape[2:])], 1)
         constraint = Constraint(values, mask, form="noised")
     noise = sample_prior(
-        denoiser.schedule, (b, frames, *context.shape[2:]), generator=generator, dtype=context.dtype
-    ).to(context.device)
+        denoiser.schedule,
+        (b, frames, *context.shape[2:]),
+        generator=generator,
+        dtype=context.dtype,
+        device=context.device,
+    )
     x = sample_ddim(
         denoiser,
         torch.cat([context, noise], 1),

@@ -1,0 +1,1 @@
+"""The theory experiments as genlab recipes (``genlab train theory-...``)."""
