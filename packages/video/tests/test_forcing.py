@@ -94,3 +94,18 @@ def test_bad_inputs_are_named():
         forcing_loss(den, torch.randn(2, 4, 1, 8, 8), t=torch.rand(2))
     with pytest.raises(ValueError, match="every frame is padding"):
         forcing_loss(den, torch.randn(2, 4, 1, 8, 8), valid=torch.zeros(2, 4, dtype=torch.bool))
+
+
+def test_history_dropout_levels():
+    t, scored = noise_levels(
+        "history-dropout", 2000, 6, history=4, dropout=0.25, generator=torch.Generator().manual_seed(0)
+    )
+    hist, future = t[:, :4], t[:, 4:]
+    assert ((hist == 0) | (hist == 1)).all() and (hist == hist[:, :1]).all()  # all clean or all dropped
+    assert abs(hist[:, 0].mean().item() - 0.25) < 0.03
+    assert (future == future[:, :1]).all() and 0 < future.min() and future.max() < 1
+    assert scored[:, 4:].all() and not scored[:, :4].any()
+    with pytest.raises(ValueError, match="1 <= history < frames"):
+        noise_levels("history-dropout", 2, 4, history=4)
+    with pytest.raises(ValueError, match="probability"):
+        noise_levels("history-dropout", 2, 4, history=2, dropout=1.5)

@@ -12,6 +12,11 @@ the same model and loss, differing only in the levels:
   frames after it are padding;
 - ``full-sequence``: one level per clip, t[b, k] = t[b] (conventional video diffusion, here causal).
 
+The baseline of History-Guided Video Diffusion (Song et al. 2025) is a conventional conditional
+model: ``history-dropout`` gives the first ``history`` frames level 0 (clean), or level 1 (dropped)
+with probability ``dropout``, and the rest one shared level; only the future is scored. It allows
+CFG on history (the levels 0 and 1) and nothing in between, unlike Diffusion Forcing's levels.
+
 Padded or missing frames (``valid`` False) are set to full noise t = 1 and never scored, so that
 the model learns that a frame at t = 1 carries no information (Chen et al. 2024, Sec. 3.1). The
 loss itself is genlab.core's ``diffusion_loss`` with per-frame t and a per-frame loss mask.
@@ -45,10 +50,23 @@ def _teacher_forcing(batch, frames, sampler, generator, **kw):
     return t, k == target
 
 
+def _history_dropout(batch, frames, sampler, generator, history, dropout, **kw):
+    if not 1 <= history < frames:
+        raise ValueError(f"history-dropout needs 1 <= history < frames = {frames}, got history = {history}")
+    if not 0 <= dropout <= 1:
+        raise ValueError(f"dropout is a probability, got {dropout}")
+    level = sample_t(sampler, (batch,), generator=generator, **kw)
+    dropped = torch.rand(batch, 1, generator=generator, device=level.device) < dropout
+    k = torch.arange(frames, device=level.device)[None]
+    t = torch.where(k < history, dropped.to(level.dtype), level[:, None])
+    return t, (k >= history).expand(batch, frames)
+
+
 OBJECTIVES = {
     "diffusion-forcing": _independent,
     "teacher-forcing": _teacher_forcing,
     "full-sequence": _full_sequence,
+    "history-dropout": _history_dropout,
 }
 
 
@@ -62,12 +80,16 @@ def noise_levels(
     generator: torch.Generator | None = None,
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
+    history: int = 0,
+    dropout: float = 0.1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(t [B, T], scored [B, T] bool) of ``objective``; invalid frames get t = 1 and are not scored."""
+    """(t [B, T], scored [B, T] bool) of ``objective``; invalid frames get t = 1 and are not scored.
+    ``history`` and ``dropout`` are the history-dropout objective's."""
     fn = lookup("training objective", objective, OBJECTIVES)
     if batch < 1 or frames < 1:
         raise ValueError(f"need batch >= 1 and frames >= 1, got {batch}, {frames}")
-    return pad(*fn(batch, frames, sampler, generator, dtype=dtype, device=device), valid)
+    extra = dict(history=history, dropout=dropout) if fn is _history_dropout else {}
+    return pad(*fn(batch, frames, sampler, generator, dtype=dtype, device=device, **extra), valid)
 
 
 def pad(
@@ -93,6 +115,8 @@ def forcing_loss(
     weighting: str | None = None,
     generator: torch.Generator | None = None,
     cond: dict | None = None,
+    history: int = 0,
+    dropout: float = 0.1,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """The denoising loss of ``objective`` on clean clips x0 [B, T, C, H, W]; returns (loss, logs).
 
@@ -111,6 +135,8 @@ def forcing_loss(
             generator=generator,
             dtype=x0.dtype,
             device=x0.device,
+            history=history,
+            dropout=dropout,
         )
     else:
         if t.shape != (b, n):

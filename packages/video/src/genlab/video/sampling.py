@@ -22,6 +22,8 @@ stabilisation level, so its cost per frame stays constant and its memory unbound
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -68,15 +70,22 @@ def sample_frames(
     eta: float = 0.0,
     generator: torch.Generator | None = None,
     cond: dict | None = None,
+    guide: Callable[[Denoiser, torch.Tensor], Denoiser] | None = None,
 ) -> torch.Tensor:
     """``frames`` new frames [B, frames, C, H, W] after ``context`` [B, T_c, C, H, W] (T_c >= 0).
 
     ``schedule`` names the scheduling matrix over the new frames with ``steps`` levels per frame;
-    DDIM(eta) runs it (eta = 0 deterministic given the initial noise).
+    DDIM(eta) runs it (eta = 0 deterministic given the initial noise). ``guide(denoiser, context)``
+    wraps the denoiser around the window's history (``genlab.video.history``), which then decides
+    the level the history is seen at: the context is passed clean and kept fixed.
     """
     _check_context(context, stabilization)
     lookup("history mode", history, dict.fromkeys(HISTORY))
     b, n_ctx = context.shape[:2]
+    if guide is not None:
+        if not n_ctx or history != "stabilized":
+            raise ValueError("history guidance needs context frames and history='stabilized'")
+        denoiser, stabilization = guide(denoiser, context), 0.0
     levels = scheduling_matrix(schedule, frames, steps, uncertainty_scale=uncertainty_scale, context=n_ctx)
     grid = time_grid(levels, steps, b, context.dtype).to(context.device)
     constraint = None
@@ -134,6 +143,8 @@ def rollout(
         raise ValueError(f"need frames >= 1 and 1 <= chunk < window, got {frames}, {chunk}, {window}")
     net = network(denoiser)
     carry = getattr(net, "recurrent", False) and history == "stabilized"
+    if carry and options.get("guide") is not None:
+        raise ValueError("history guidance needs a windowed model; a recurrent model carries its history")
     opts = dict(options, history=history, stabilization=stabilization)
     state, video, done = None, [context], 0
     if carry:

@@ -164,17 +164,17 @@ class DiffusionForcingVideoTask:
             return plan | dict(chunk=1, schedule="full_sequence", history="stabilized", stabilization=0.0)
         return plan | dict(chunk=cfg.chunk, schedule="full_sequence", history="replaced")
 
-    def generate(self, model, n: int) -> tuple[torch.Tensor, float]:
-        """(rollouts [n, rollout_frames, ...] of the first n held-out sequences, seconds taken)."""
+    def generate(self, model, n: int, guide=None) -> tuple[torch.Tensor, float]:
+        """(rollouts [n, rollout_frames, ...] of the first n held-out sequences, seconds taken);
+        ``guide`` makes a guide for ``rollout`` from a generator (history guidance)."""
         if not 1 <= n <= self.cfg.n_eval:
             raise ValueError(f"can roll out 1..n_eval = {self.cfg.n_eval} held-out sequences, got {n}")
         device = next(model.parameters()).device
         context = self.truth[:n, : self.cfg.context].to(device)
         generator = torch.Generator(device).manual_seed(self.cfg.seed + 1)
+        plan = self.sampling_plan() | ({"guide": guide(generator)} if guide else {})
         started = _clock(device)
-        out = rollout(
-            self.denoiser(model), context, self.rollout_frames, generator=generator, **self.sampling_plan()
-        )
+        out = rollout(self.denoiser(model), context, self.rollout_frames, generator=generator, **plan)
         return out.cpu(), _clock(device) - started
 
     def train_throughput(self, model, repeats: int = 2) -> float:
@@ -193,16 +193,35 @@ class DiffusionForcingVideoTask:
         return repeats * batch.shape[0] * batch.shape[1] / (_clock(device) - started)
 
     def evaluate(self, model):
+        generated, seconds = self.generate(model, self.cfg.n_eval)
+        return self.rollout_metrics(generated) | {
+            "blank_frame_psnr_all": float(
+                per_frame_psnr(torch.full_like(generated, -1.0), self.future).mean()
+            ),
+            "copy_last_psnr_first_n": self.copy_last_psnr(),
+            "sample_frames_per_s": generated.shape[0] * generated.shape[1] / seconds,
+            "train_frames_per_s": self.train_throughput(model),
+        }
+
+    @property
+    def future(self) -> torch.Tensor:
+        """The ground truth after the context, [n_eval, rollout_frames, C, H, W]."""
+        return self.truth[:, self.cfg.context :]
+
+    def copy_last_psnr(self) -> float:
+        """PSNR of repeating the last context frame, over the first N frames (the dynamics are
+        periodic, so a copy is exact now and then, PSNR inf, further on)."""
+        n, c = self.cfg.frames, self.cfg.context
+        return float(
+            per_frame_psnr(self.truth[:, c - 1 : c].expand_as(self.future[:, :n]), self.future[:, :n]).mean()
+        )
+
+    def rollout_metrics(self, generated: torch.Tensor) -> dict[str, float]:
+        """PSNR / SSIM against the truth (first N frames, all, last N), horizon and mass ratio."""
         cfg, n = self.cfg, self.cfg.frames
-        generated, seconds = self.generate(model, cfg.n_eval)
-        truth = self.truth[:, cfg.context :]
+        truth = self.truth[: len(generated), cfg.context :]
         curve = per_frame_psnr(generated, truth)
         ssim = per_frame_ssim(generated, truth)
-        blank = per_frame_psnr(torch.full_like(truth, -1.0), truth)
-        # (only over the first N: the dynamics are periodic, so a copy is exact now and then, PSNR inf)
-        copy_last = per_frame_psnr(
-            self.truth[:, cfg.context - 1 : cfg.context].expand_as(truth[:, :n]), truth[:, :n]
-        )
         horizon = divergence_horizon(curve, cfg.psnr_threshold)
         mass = per_frame_mass_ratio(generated, truth)
         return {
@@ -217,36 +236,38 @@ class DiffusionForcingVideoTask:
             "mass_ratio_first_n": float(mass[:n].mean()),
             "mass_ratio_last_n": float(mass[-n:].mean()),
             "rollout_frames": float(self.rollout_frames),
-            "blank_frame_psnr_all": float(blank.mean()),
-            "copy_last_psnr_first_n": float(copy_last[:n].mean()),
-            "sample_frames_per_s": generated.shape[0] * generated.shape[1] / seconds,
-            "train_frames_per_s": self.train_throughput(model),
         }
 
+    def rollout_settings(self) -> dict:
+        """Named ways to roll out: name -> a guide maker for ``generate`` (None: unguided)."""
+        return {self.cfg.objective: None}
+
     def sample(self, model, n):
-        """[n, 2, context + rollout_frames, C, H, W]: each rollout (after its context) and its truth."""
-        n = min(n, self.cfg.n_eval)
-        generated, _ = self.generate(model, n)
+        """[n, R + 1, context + rollout_frames, C, H, W]: a rollout per setting (after the context
+        frames), then the truth."""
+        n, c = min(n, self.cfg.n_eval), self.cfg.context
         truth = self.truth[:n]
-        return torch.stack([torch.cat([truth[:, : self.cfg.context], generated], 1), truth], 1)
+        rows = [
+            torch.cat([truth[:, :c], self.generate(model, n, guide)[0]], 1)
+            for guide in self.rollout_settings().values()
+        ]
+        return torch.stack([*rows, truth], 1)
 
     def save_samples(self, samples, out: Path) -> Path:
         """samples.png (rollouts above their truth, every 8th frame), rollout.gif and psnr.png."""
-        cfg, out = self.cfg, Path(out)
-        videos = [v for pair in samples for v in pair]
-        labels = [f"{name} {i}" for i in range(len(samples)) for name in ("rollout", "truth")]
-        title = f"{cfg.objective}, {cfg.model}: {cfg.context} context frames, trained on {cfg.frames}"
+        cfg, out, c = self.cfg, Path(out), self.cfg.context
+        names = [*self.rollout_settings(), "truth"]
+        videos = [v for group in samples for v in group]
+        labels = [f"{name} {i}" for i in range(len(samples)) for name in names]
+        title = f"{cfg.objective}, {cfg.model}: {c} context frames, trained on {cfg.frames}"
         write_grid(videos, out, labels=labels, every=8, title=title)
-        write_side_by_side(videos[:4], out.with_name("rollout.gif"), fps=8, scale=4)
-        truth = samples[:, 1, cfg.context :]
+        write_side_by_side(videos[: max(4, len(names))], out.with_name("rollout.gif"), fps=8, scale=4)
+        truth = samples[:, -1, c:]
         curves = {
-            f"{cfg.objective} ({len(samples)} sequences)": per_frame_psnr(
-                samples[:, 0, cfg.context :], truth
-            ),
-            "last context frame": per_frame_psnr(
-                samples[:, 1, cfg.context - 1 : cfg.context].expand_as(truth), truth
-            ),
+            f"{name} ({len(samples)} sequences)": per_frame_psnr(samples[:, r, c:], truth)
+            for r, name in enumerate(names[:-1])
         }
+        curves["last context frame"] = per_frame_psnr(samples[:, -1, c - 1 : c].expand_as(truth), truth)
         plot_curves(curves, out.with_name("psnr.png"), threshold=cfg.psnr_threshold, title=title)
         return out
 
