@@ -98,6 +98,23 @@ def expert_policy(maze: str) -> Callable[[Task], Policy]:
     return lambda task: WaypointController(maze, rng=np.random.default_rng(task.policy_seed))
 
 
+def run_episode(
+    env, maze: str, policy: Policy, task: Task, radius: float = GOAL_RADIUS, on_step: Callable | None = None
+) -> tuple[float, float]:
+    """One episode of ``task`` for the env's full length: (return, first step within ``radius`` of the
+    goal or NaN). ``on_step(env)`` is called after the reset and after every step (e.g. to render)."""
+    obs, _ = reset_to(env, maze, task.start_cell, task.goal_cell, seed=task.env_seed)
+    total, first, step, done = 0.0, np.nan, 0, False
+    while not done:
+        if on_step is not None:
+            on_step(env)
+        obs, reward, terminated, truncated, _ = env.step(policy(obs["observation"], obs["desired_goal"]))
+        total, step, done = total + float(reward), step + 1, terminated or truncated
+        if np.isnan(first) and np.linalg.norm(obs["achieved_goal"] - obs["desired_goal"]) <= radius:
+            first = step
+    return total, first
+
+
 def evaluate(
     maze: str, make_policy: Callable[[Task], Policy], tasks: list[Task], radius: float = GOAL_RADIUS
 ) -> Evaluation:
@@ -105,14 +122,7 @@ def evaluate(
     env = make_env(maze)
     returns, successes, times = [], [], []
     for task in tasks:
-        policy = make_policy(task)
-        obs, _ = reset_to(env, maze, task.start_cell, task.goal_cell, seed=task.env_seed)
-        total, first, step, done = 0.0, np.nan, 0, False
-        while not done:
-            obs, reward, terminated, truncated, _ = env.step(policy(obs["observation"], obs["desired_goal"]))
-            total, step, done = total + float(reward), step + 1, terminated or truncated
-            if np.isnan(first) and np.linalg.norm(obs["achieved_goal"] - obs["desired_goal"]) <= radius:
-                first = step
+        total, first = run_episode(env, maze, make_policy(task), task, radius)
         returns.append(total)
         successes.append(not np.isnan(first))
         times.append(first)

@@ -14,6 +14,7 @@ paths the controller drove.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from genlab.robotics.normalizer import LimitsNormalizer
 from genlab.robotics.planning import PlanTracker, feasible
 from genlab.robotics.plotting import plot_episodes
 from genlab.robotics.recipes.common import DiffuserConfig, DiffuserTask
+from genlab.robotics.rendering import render_episode, write_gif
 
 
 @dataclass
@@ -41,6 +43,7 @@ class DiffuserMaze2DConfig(DiffuserConfig):
     bc_steps: int = 5000
     bc_hidden: int = 256
     bc_batch_size: int = 256
+    gif_every: int = 3  # rollout.gif: a MuJoCo frame every this many env steps; 0: no GIF
 
 
 class DiffuserMaze2DTask(DiffuserTask):
@@ -56,6 +59,7 @@ class DiffuserMaze2DTask(DiffuserTask):
         self.bc_normalizer = LimitsNormalizer.fit(self.data.observations)
         self.bc = GoalBC(cfg.bc_hidden)
         self.bc_trained = False
+        self.frames: list[np.ndarray] = []  # the MuJoCo render of the last sample()'s first episode
 
     def fit(self, cfg: DiffuserMaze2DConfig, run_dir: Path | None) -> torch.nn.Module:
         bc_cfg = self.stage_cfg(
@@ -121,6 +125,12 @@ class DiffuserMaze2DTask(DiffuserTask):
         trackers: list[PlanTracker] = []
         tasks = [self.tasks[i % len(self.tasks)] for i in range(n)]
         scores.evaluate(self.cfg.maze, self.trackers(model, 0, trackers), tasks)
+        if self.cfg.gif_every:
+            try:
+                policy = self.trackers(model, 0)(tasks[0])
+                self.frames = render_episode(self.cfg.maze, policy, tasks[0], self.cfg.gif_every)[0]
+            except RuntimeError as err:
+                warnings.warn(f"no rollout.gif: {err}", stacklevel=2)
         length = max(len(t.observations) for t in trackers)
         out = torch.full((n, 2, length, 2), float("nan"))
         for i, tracker in enumerate(trackers):
@@ -132,6 +142,8 @@ class DiffuserMaze2DTask(DiffuserTask):
         plans = [s[0][~torch.isnan(s[0, :, 0])].numpy() for s in samples]
         paths = [s[1][~torch.isnan(s[1, :, 0])].numpy() for s in samples]
         titles = [f"plan of {len(p)} steps" for p in plans]
+        if self.frames:
+            write_gif(self.frames, Path(out).with_name("rollout.gif"), fps=25 // self.cfg.gif_every)
         return plot_episodes(self.cfg.maze, plans, paths, out, titles)
 
 
