@@ -125,10 +125,11 @@ class DiffuserMaze2DTask(DiffuserTask):
         trackers: list[PlanTracker] = []
         tasks = [self.tasks[i % len(self.tasks)] for i in range(n)]
         scores.evaluate(self.cfg.maze, self.trackers(model, 0, trackers), tasks)
-        if self.cfg.gif_every:
+        if self.cfg.gif_every:  # the episode with the longest plan, rendered
+            task = tasks[max(range(n), key=lambda i: len(trackers[i].plans[0][1]))]
             try:
-                policy = self.trackers(model, 0)(tasks[0])
-                self.frames = render_episode(self.cfg.maze, policy, tasks[0], self.cfg.gif_every)[0]
+                policy = self.trackers(model, 0)(task)
+                self.frames = render_episode(self.cfg.maze, policy, task, self.cfg.gif_every)[0]
             except RuntimeError as err:
                 warnings.warn(f"no rollout.gif: {err}", stacklevel=2)
         length = max(len(t.observations) for t in trackers)
