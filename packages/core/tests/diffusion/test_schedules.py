@@ -8,6 +8,7 @@ from genlab.core.diffusion import (
     SCHEDULES,
     Affine,
     Cosine,
+    LinearBeta,
     RectifiedFlow,
     Shifted,
     ZeroTerminalSNR,
@@ -24,6 +25,7 @@ MODIFIED = [
     input_scaling(get_schedule("sigmoid"), 0.5),
     Shifted(RectifiedFlow(), -2 * math.log(3.0)),
     ZeroTerminalSNR(get_schedule("linear")),
+    LinearBeta(4.0, 4.0),  # constant beta: the Ornstein-Uhlenbeck process
     Affine(lambda t: torch.cos(t * math.pi / 2), lambda t: torch.sin(t * math.pi / 2)),
 ]
 ALL = BUILTINS + MODIFIED

@@ -153,7 +153,8 @@ class LinearBeta(Schedule):
     def t_from_logsnr(self, lam):
         i = torch.nn.functional.softplus(-lam)  # expm1(i) = exp(-lam)
         d = self.beta_max - self.beta_min
-        t = (torch.sqrt(self.beta_min**2 + 2 * d * i) - self.beta_min) / d
+        # the root of beta_min t + d t^2 / 2 = i, rationalised so that d = 0 (constant beta, OU) works
+        t = 2 * i / (self.beta_min + torch.sqrt(self.beta_min**2 + 2 * d * i))
         return t.clamp(0, 1)
 
 
