@@ -25,14 +25,6 @@ from genlab.theory.spectral import (
 )
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("ndim,n", [(1, 256), (2, 32)])
 def test_white_noise_has_flat_rapsd_at_its_variance(ndim, n):
     g = torch.Generator().manual_seed(0)

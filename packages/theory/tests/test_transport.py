@@ -41,14 +41,6 @@ class Scaled(MixtureInterpolant):
         return 1.1 * super().forward(x, t)
 
 
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("interpolant", INTERPOLANT_CASES)
 def test_exact_velocity_solves_the_continuity_equation_and_a_wrong_one_does_not(interpolant):
     g = torch.Generator().manual_seed(0)

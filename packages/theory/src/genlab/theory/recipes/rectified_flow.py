@@ -20,6 +20,7 @@ from genlab.core.flow.matching import sample_flow
 from genlab.core.flow.rectified import crossing_rate, simulate
 from genlab.core.metrics.distances import sliced_wasserstein
 from genlab.core.recipe import Recipe
+from genlab.core.recipes.rectified2d import RECIPE as RF_RECIPE
 from genlab.core.recipes.rectified2d import (
     RectifiedFlow2DConfig,
     RectifiedFlow2DTask,
@@ -293,14 +294,6 @@ RECIPE = Recipe(
             "sim_steps": 10,
             "log_every": 10,
         },
-        "paper": {
-            "steps": 20_000,
-            "reflow_steps": 20_000,
-            "distill_steps": 20_000,
-            "hidden": 512,
-            "depth": 5,
-            "n_pairs": 500_000,
-            "batch_size": 4096,
-        },
+        "paper": RF_RECIPE.presets["paper"],
     },
 )
