@@ -134,7 +134,8 @@ def write_grid(
     grid = to_uint8(frame_grid(videos, every)[None])[0]
     length, _, h, w = videos[0].shape
     times = range(0, length, every)
-    fig, ax = plt.subplots(figsize=(grid.shape[1] / 40 + 1.5, grid.shape[0] / 40 + 1), dpi=120)
+    label_width = 0.08 * max((len(label) for label in labels or []), default=0)  # inches for the row labels
+    fig, ax = plt.subplots(figsize=(grid.shape[1] / 40 + 0.8 + label_width, grid.shape[0] / 40 + 1), dpi=120)
     ax.imshow(grid, interpolation="nearest")
     ax.set_xticks([(w + 1) * i + w / 2 for i in range(len(times))], [str(t) for t in times], fontsize=6)
     ax.set_yticks([(h + 1) * i + h / 2 for i in range(len(videos))], labels or [""] * len(videos))
