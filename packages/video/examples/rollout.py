@@ -1,6 +1,7 @@
-"""Roll out trained ``diffusion-forcing-video`` runs on held-out sequences and write each rollout as a
-GIF next to its ground truth, plus one PSNR-against-frame plot comparing the runs (Chen et al. 2024,
-Diffusion Forcing: long rollouts stay stable where teacher forcing and full-sequence diffusion drift).
+"""Roll out trained ``diffusion-forcing-video`` or ``dfot-video`` runs on held-out sequences and write
+each rollout as a GIF next to its ground truth, plus one PSNR-against-frame plot comparing the runs
+(Chen et al. 2024, Diffusion Forcing: long rollouts stay stable where teacher forcing and full-sequence
+diffusion drift; a dfot-video run rolls out once per history-guidance setting).
 
     uv run python packages/video/examples/rollout.py RUN_DIR [RUN_DIR ...] --n 2 --out rollouts
 """
@@ -17,7 +18,7 @@ from genlab.video.metrics import per_frame_psnr
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("runs", nargs="+", type=Path, help="diffusion-forcing-video run directories")
+    p.add_argument("runs", nargs="+", type=Path, help="diffusion-forcing-video or dfot-video run directories")
     p.add_argument("--n", type=int, default=2, help="held-out sequences per run")
     p.add_argument("--out", type=Path, default=Path("rollouts"))
     p.add_argument("--fps", type=float, default=8.0)
@@ -27,16 +28,24 @@ def main() -> None:
     curves, threshold = {}, None
     for run in args.runs:
         recipe, cfg, task, model = load_run(run)
-        if recipe.name != "diffusion-forcing-video":
-            raise SystemExit(f"{run} is a {recipe.name} run, not a diffusion-forcing-video run")
-        samples = task.sample(model, args.n)  # [n, (rollout, truth), context + rollout, C, H, W]
-        label = f"{run.name} {cfg.objective} ({cfg.model})"
+        if recipe.name not in ("diffusion-forcing-video", "dfot-video"):
+            raise SystemExit(f"{run} is a {recipe.name} run, not a diffusion-forcing-video or dfot-video run")
+        samples = task.sample(
+            model, args.n
+        )  # [n, (rollout per setting..., truth), context + rollout, C, H, W]
         gif = write_side_by_side(
-            [video for pair in samples for video in pair], args.out / f"{run.name}.gif", args.fps, args.scale
+            [video for group in samples for video in group],
+            args.out / f"{run.name}.gif",
+            args.fps,
+            args.scale,
         )
-        curves[label] = per_frame_psnr(samples[:, 0, cfg.context :], samples[:, 1, cfg.context :])
+        truth = samples[:, -1, cfg.context :]
+        for r, setting in enumerate(task.rollout_settings()):
+            curves[f"{run.name} {setting} ({cfg.model})"] = per_frame_psnr(
+                samples[:, r, cfg.context :], truth
+            )
+        print(f"{run.name}: wrote {gif} (rollouts | truth, {args.n} sequences)")
         threshold = cfg.psnr_threshold
-        print(f"{label}: wrote {gif} (rollout | truth, {args.n} sequences)")
     figure = plot_curves(curves, args.out / "psnr.png", threshold=threshold, title="rollout PSNR vs truth")
     print(f"wrote {figure}")
 
