@@ -89,10 +89,18 @@ def write_page(runs: Path, out: Path) -> Path:
         "oracles where possible, and says whether our measurement supports it. Regenerate with "
         "`uv run genlab-theory report --run default` (or `--runs DIR` to collect existing runs).\n"
     ]
+    rows, sections = [], []
     for recipe in EXPERIMENTS:
         run_dir = latest_run(runs, recipe)
-        parts.append(section(run_dir, recipe, figures, out) if run_dir else f"## {recipe}\n\nNot run yet.\n")
-    out.write_text("\n".join(parts))
+        if run_dir is None:
+            rows.append(f"| {recipe} | not run yet |")
+            sections.append(f"## {recipe}\n\nNot run yet.\n")
+            continue
+        claims = json.loads((run_dir / "claims.json").read_text())["claims"]
+        rows.append(f"| {recipe} | {sum(c['supported'] for c in claims)} of {len(claims)} claims supported |")
+        sections.append(section(run_dir, recipe, figures, out))
+    summary = "| experiment | verdicts |\n|---|---|\n" + "\n".join(rows) + "\n"
+    out.write_text("\n".join([*parts, summary, *sections]))
     return out
 
 
