@@ -10,6 +10,7 @@ with the verdict of the numbers, written to claims.json for ``genlab-theory repo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +29,12 @@ class Claim:
     statement: str
     supported: bool
     evidence: str
+
+
+def stage_config(cfg: TrainConfig, **changes) -> TrainConfig:
+    """The plain TrainConfig part of an experiment's config, with ``changes``: the optimisation settings
+    of one of the models the experiment trains."""
+    return TrainConfig(**({f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainConfig)} | changes))
 
 
 class Experiment:

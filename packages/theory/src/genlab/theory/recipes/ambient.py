@@ -33,7 +33,7 @@ from genlab.theory.ambient import (
     sample_edm,
     train_ambient,
 )
-from genlab.theory.experiment import Claim, Experiment
+from genlab.theory.experiment import Claim, Experiment, stage_config
 
 # thresholds fixed before any run
 NOISY_GAP = 1.25  # "noisy alone cannot match clean": all-noisy metric at least 1.25x all-clean
@@ -141,20 +141,6 @@ class AmbientExperiment(Experiment):
         means = torch.randn(cfg.components, cfg.dim, generator=gen, dtype=torch.float64)
         return GaussianMixture(means, torch.linspace(0.1, 0.5, cfg.components))
 
-    def train_config(self, steps, batch, lr) -> TrainConfig:
-        c = self.cfg
-        return TrainConfig(
-            steps=steps,
-            batch_size=batch,
-            lr=lr,
-            warmup=c.warmup,
-            ema_decay=c.ema_decay,
-            seed=c.seed,
-            log_every=c.log_every,
-            ckpt_every=0,
-            device="cpu",
-        )
-
     def run_mixture(self, r: dict[str, float], bar) -> None:
         cfg, mix = self.cfg, self.mixture()
         x = mix.sample(cfg.n_total, torch.Generator().manual_seed(cfg.seed + 1))
@@ -175,7 +161,7 @@ class AmbientExperiment(Experiment):
                 edm_mlp(cfg.dim, cfg.hidden, cfg.depth, sigma_data),
                 y,
                 levels,
-                self.train_config(cfg.steps, cfg.batch_size, cfg.lr),
+                stage_config(cfg, device="cpu"),
             )
             err = denoiser_error(model, oracle, x_eval, sigmas, seed=cfg.seed)
             self.curves[name] = err
@@ -212,7 +198,9 @@ class AmbientExperiment(Experiment):
                 EDMPrecond(net, EDM(), 0.5),
                 y,
                 levels,
-                self.train_config(cfg.digits_steps, cfg.digits_batch, cfg.digits_lr),
+                stage_config(
+                    cfg, steps=cfg.digits_steps, batch_size=cfg.digits_batch, lr=cfg.digits_lr, device="cpu"
+                ),
             )
             images = (
                 (sample_edm(model, (cfg.digits_eval, 1, 8, 8), cfg.sample_steps, cfg.seed) + 1) / 2

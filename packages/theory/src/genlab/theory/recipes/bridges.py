@@ -42,7 +42,7 @@ from genlab.theory.bridges import (
     sample_bridge,
     total_variation,
 )
-from genlab.theory.experiment import Claim, Experiment
+from genlab.theory.experiment import Claim, Experiment, stage_config
 
 # thresholds fixed before any run
 IN_OMEGA_TOL = 1e-3  # a raw sample of a discrete Omega is "in Omega" within this distance of a point
@@ -135,20 +135,6 @@ class BridgesExperiment(Experiment):
         out.append(("interval", Interval(cfg.low, cfg.high), bridge, x, None))
         return out
 
-    def train_config(self) -> TrainConfig:
-        c = self.cfg
-        return TrainConfig(
-            steps=c.steps,
-            batch_size=c.batch_size,
-            lr=c.lr,
-            warmup=c.warmup,
-            ema_decay=c.ema_decay,
-            seed=c.seed,
-            log_every=c.log_every,
-            ckpt_every=0,
-            device="cpu",
-        )
-
     def fit_bridge(self, dom: Domain, bridge: Bridge, x: torch.Tensor) -> BridgeDrift:
         c = self.cfg
         drift = BridgeDrift(TimeMLP(dom.dim, c.hidden, c.depth), bridge)
@@ -157,7 +143,7 @@ class BridgesExperiment(Experiment):
         def loss(model, xb):
             return bridge_matching_loss(model, xb.double(), dom, t_min=c.t_min)
 
-        return train_stage("", drift, loss, data, self.train_config(), None).eval()
+        return train_stage("", drift, loss, data, stage_config(self.cfg, device="cpu"), None).eval()
 
     def fit_diffusion(self, x: torch.Tensor) -> tuple[Denoiser, torch.Tensor, torch.Tensor]:
         """A core diffusion model on the standardised data; returns (denoiser, mean, std)."""
@@ -165,7 +151,9 @@ class BridgesExperiment(Experiment):
         mean, std = x.mean(0), x.std(0)
         den = Denoiser(TimeMLP(x.shape[1], c.hidden, c.depth), get_schedule("cosine"), "v")
         data = torch.utils.data.TensorDataset(((x - mean) / std).float())
-        model = train_stage("", den, lambda m, xb: diffusion_loss(m, xb), data, self.train_config(), None)
+        model = train_stage(
+            "", den, lambda m, xb: diffusion_loss(m, xb), data, stage_config(self.cfg, device="cpu"), None
+        )
         return model.eval(), mean, std
 
     @torch.no_grad()

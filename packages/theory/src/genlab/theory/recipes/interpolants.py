@@ -11,7 +11,6 @@ and exact optimal transport of the same points.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -29,7 +28,7 @@ from genlab.core.metrics.distances import sliced_wasserstein
 from genlab.core.nn.mlp import TimeMLP
 from genlab.core.recipe import Recipe
 from genlab.core.trainer import TrainConfig, Trainer
-from genlab.theory.experiment import Claim, Experiment
+from genlab.theory.experiment import Claim, Experiment, stage_config
 from genlab.theory.transport import (
     continuity_residual,
     coupling_costs,
@@ -160,7 +159,7 @@ class InterpolantsExperiment(Experiment):
         def loss(model, x0):
             return velocity_objective(model, interpolant, x0, self.base.sample(len(x0)).to(x0)), {}
 
-        stage = TrainConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainConfig)})
+        stage = stage_config(cfg)
         torch.manual_seed(cfg.seed)
         trainer = Trainer(TimeMLP(2, cfg.hidden, cfg.depth), loss, data, stage, run_dir / "training" / kind)
         results = {}

@@ -11,7 +11,6 @@ order, a rising one reverses it.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from genlab.core.diffusion.training import diffusion_loss
 from genlab.core.nn.unet import UNet
 from genlab.core.recipe import Recipe
 from genlab.core.trainer import TrainConfig, Trainer
-from genlab.theory.experiment import Claim, Experiment
+from genlab.theory.experiment import Claim, Experiment, stage_config
 from genlab.theory.spectral import (
     GaussianDenoiser,
     crossover,
@@ -198,7 +197,7 @@ class SpectralExperiment(Experiment):
         def loss(model, x0):
             return diffusion_loss(Denoiser(model, schedule, "v"), x0)
 
-        stage = TrainConfig(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainConfig)})
+        stage = stage_config(cfg)
         torch.manual_seed(cfg.seed)
         net = PatchUNet(cfg.train_patch, cfg.base)
         ema = Trainer(net, loss, TensorDataset(data), stage, run_dir / "training").fit()
