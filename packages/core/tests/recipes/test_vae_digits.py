@@ -1,4 +1,5 @@
-"""vae-digits: the smoke run through the CLI, the binarisation and the independent-Bernoulli floor."""
+"""vae-digits: the smoke run through the CLI (digits, and MNIST from small IDX files made here), the
+binarisation and the independent-Bernoulli floor."""
 
 import json
 import math
@@ -8,7 +9,7 @@ import torch
 
 from genlab.core.cli import main
 from genlab.core.data import load_digits
-from genlab.core.recipes.vae_digits import binarized_digits, independent_bernoulli_nll
+from genlab.core.recipes.vae_digits import binarize, independent_bernoulli_nll, load_images
 
 
 @pytest.mark.parametrize("posterior", ["diagonal", "iaf"])
@@ -27,9 +28,33 @@ def test_smoke_run(tmp_path, posterior):
 
 def test_binarisation_threshold_is_level_8_of_16():
     levels = load_digits("test").levels.flatten(1)
-    x = binarized_digits("test", 8)
+    x = binarize(load_images("digits", "test"), 0.5)
     assert x.shape == (297, 64) and set(x.unique().tolist()) <= {0.0, 1.0}
     assert torch.equal(x.bool(), levels >= 8) and not x[levels == 7].any()
+
+
+def test_dynamic_binarisation_is_seeded_and_unbiased():
+    grey = load_images("digits", "train")
+    a, b = binarize(grey, None, seed=1), binarize(grey, None, seed=1)
+    assert torch.equal(a, b) and not torch.equal(a, binarize(grey, None, seed=2))
+    assert set(a.unique().tolist()) <= {0.0, 1.0}
+    assert not a[grey.flatten(1) == 0].any() and a[grey.flatten(1) == 1].all()
+    assert abs(a.mean().item() - grey.mean().item()) < 0.01  # E[x] = grey value
+
+
+def test_mnist_smoke_run_with_dynamic_binarisation(tmp_path, write_mnist):
+    write_mnist(tmp_path / "mnist", n_train=64, n_test=16)
+    root = str(tmp_path / "mnist")
+    args = ["--data", "mnist", "--data_root", root, "--binarize", "dynamic", "--batch_size", "32"]
+    assert main(["train", "vae-digits", "--preset", "smoke", "--out", str(tmp_path), *args]) == 0
+    results = json.loads(next((tmp_path / "vae-digits").iterdir()).joinpath("eval.json").read_text())
+    assert results["test_nll"] <= results["test_neg_elbo"] + 0.1
+    assert 0 < results["test_nll"] < 784 * math.log(2) + 50
+
+
+def test_mnist_without_a_root_is_a_clear_error():
+    with pytest.raises(ValueError, match="needs --data_root"):
+        load_images("mnist", "train")
 
 
 def test_independent_bernoulli_floor_by_hand():

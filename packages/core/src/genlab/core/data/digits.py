@@ -17,14 +17,16 @@ N_TEST = 297
 
 @dataclass(frozen=True)
 class Digits:
-    """``levels`` [N, 1, 8, 8] uint8 in 0..16, ``labels`` [N]; ``images`` scales levels to [0, 1]."""
+    """``levels`` [N, 1, H, W] uint8 in 0..max_level (sklearn's 8x8 in 0..16), ``labels`` [N]; ``images``
+    scales levels to [0, 1]."""
 
     levels: torch.Tensor
     labels: torch.Tensor
+    max_level: int = N_LEVELS - 1
 
     @property
     def images(self) -> torch.Tensor:
-        return self.levels.float() / (N_LEVELS - 1)
+        return self.levels.float() / self.max_level
 
     def __len__(self) -> int:
         return len(self.labels)
