@@ -1,19 +1,22 @@
-"""2D density estimation: genlab's MAF and coupling flows against zuko (MAF, NSF) and normflows
-(RealNVP and Glow-style blocks), side by side in one process.
+"""2D density estimation: genlab's MAF, spline (NSF) and coupling flows against zuko (MAF, NSF) and
+normflows (RealNVP and Glow-style blocks), side by side in one process.
 
 Every flow gets the same data, batch, steps and optimiser (Adam, cosine decay), and each peer's hidden
 width is chosen so that its parameter count is the closest to the genlab flow it is compared with.
 The flows train in lockstep (one step of each in turn), so the load of a shared machine falls on all
-of them alike.  Reported: test NLL (nats) with the density's entropy as the floor, the NLL difference
-and ratio, and the training step time ratio (genlab / peer; < 1 means genlab is faster).
+of them alike.  Each seed redraws the data and the initialisations.  Reported per pair, over the
+seeds: the mean test NLL (nats) with the density's entropy as the floor, the mean NLL difference with
+its standard deviation across seeds, the seeds on which genlab is no worse, and the training step
+time ratio (genlab / peer; < 1 means genlab is faster).
 
-    uv run --no-sync python benchmarks/flows_2d.py --densities moons,8gaussians,checkerboard --steps 3000
+    uv run --no-sync python benchmarks/flows_2d.py --densities moons,8gaussians --seeds 0,1,2
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import time
 
 import normflows as nf
@@ -66,12 +69,12 @@ def matched(build, target: int) -> Model:
     return build(best)
 
 
-def train_in_lockstep(models: list[Model], data: torch.Tensor, args) -> None:
+def train_in_lockstep(models: list[Model], data: torch.Tensor, args, seed: int) -> None:
     optimizers = [torch.optim.Adam(m.module.parameters(), lr=args.lr) for m in models]
     schedulers = [
         torch.optim.lr_scheduler.CosineAnnealingLR(o, args.steps, args.lr * 0.1) for o in optimizers
     ]
-    g = torch.Generator().manual_seed(args.seed)
+    g = torch.Generator().manual_seed(seed)
     for step in range(args.steps):
         batch = data[torch.randint(len(data), (args.batch,), generator=g)]
         for m, opt, sched in zip(models, optimizers, schedulers):
@@ -104,45 +107,55 @@ def main() -> None:
     p.add_argument("--n-test", type=int, default=20_000)
     p.add_argument("--warmup-timing", type=int, default=20, help="steps left out of the step time")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default="0", help="comma-separated; each redraws data and initialisations")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
     rows = []
+    seeds = [int(v) for v in args.seeds.split(",")]
+    timed = args.steps - args.warmup_timing
     for name in args.densities.split(","):
         density = get_density(name)
-        data = density.sample(args.n_train, torch.Generator().manual_seed(args.seed))
-        test = density.sample(args.n_test, torch.Generator().manual_seed(args.seed + 1))
-        entropy = density.entropy(args.n_test, torch.Generator().manual_seed(args.seed + 2))
-        torch.manual_seed(args.seed)
-        maf = genlab_flow("maf", args.layers, args.hidden)
-        coupling = genlab_flow("coupling", args.layers, args.hidden)
-        pairs = [
-            (maf, matched(lambda w: zuko_flow("MAF", args.layers, w), maf.params)),
-            (maf, matched(lambda w: zuko_flow("NSF", args.layers, w), maf.params)),
-            (coupling, matched(lambda w: normflows_flow("RealNVP", args.layers, w), coupling.params)),
-            (coupling, matched(lambda w: normflows_flow("Glow", args.layers, w), coupling.params)),
-        ]
-        models = list({id(m): m for pair in pairs for m in pair}.values())
-        train_in_lockstep(models, data, args)
-        nll = {m.name: test_nll(m, test) for m in models}
-        timed = args.steps - args.warmup_timing
-        for ours, peer in pairs:
-            t_ours, t_peer = ours.seconds / timed, peer.seconds / timed
+        results: dict[tuple[str, str], list[tuple[float, float, float, float]]] = {}
+        for seed in seeds:
+            data = density.sample(args.n_train, torch.Generator().manual_seed(seed))
+            test = density.sample(args.n_test, torch.Generator().manual_seed(seed + 1))
+            torch.manual_seed(seed)
+            maf = genlab_flow("maf", args.layers, args.hidden)
+            nsf = genlab_flow("nsf", args.layers, args.hidden)
+            coupling = genlab_flow("coupling", args.layers, args.hidden)
+            pairs = [
+                (maf, matched(lambda w: zuko_flow("MAF", args.layers, w), maf.params)),
+                (nsf, matched(lambda w: zuko_flow("NSF", args.layers, w), nsf.params)),
+                (coupling, matched(lambda w: normflows_flow("RealNVP", args.layers, w), coupling.params)),
+                (coupling, matched(lambda w: normflows_flow("Glow", args.layers, w), coupling.params)),
+            ]
+            models = list({id(m): m for pair in pairs for m in pair}.values())
+            train_in_lockstep(models, data, args, seed)
+            nll = {m.name: test_nll(m, test) for m in models}
+            for ours, peer in pairs:
+                results.setdefault(
+                    (f"{ours.name} ({ours.params})", f"{peer.name} ({peer.params})"), []
+                ).append((nll[ours.name], nll[peer.name], ours.seconds / timed, peer.seconds / timed))
+        entropy = density.entropy(args.n_test, torch.Generator().manual_seed(seeds[0] + 2))
+        for (ours, peer), runs in results.items():
+            a, b, t_a, t_b = (list(v) for v in zip(*runs))
+            diffs = [x - y for x, y in zip(a, b)]
+            spread = statistics.stdev(diffs) if len(diffs) > 1 else 0.0
             rows.append(
-                f"| {name} | {entropy:.3f} | {ours.name} ({ours.params}) | {nll[ours.name]:.3f} "
-                f"| {peer.name} ({peer.params}) | {nll[peer.name]:.3f} | {nll[ours.name] - nll[peer.name]:+.3f} "
-                f"| {nll[ours.name] / nll[peer.name]:.3f} | {1e3 * t_ours:.2f} | {1e3 * t_peer:.2f} "
-                f"| {t_ours / t_peer:.2f} |"
+                f"| {name} | {entropy:.3f} | {ours} | {statistics.mean(a):.3f} | {peer} | {statistics.mean(b):.3f} "
+                f"| {statistics.mean(diffs):+.3f} +- {spread:.3f} | {sum(d <= 0 for d in diffs)} / {len(diffs)} "
+                f"| {1e3 * statistics.mean(t_a):.2f} | {1e3 * statistics.mean(t_b):.2f} "
+                f"| {statistics.mean(t_a) / statistics.mean(t_b):.2f} |"
             )
-            if not math.isfinite(nll[peer.name]):
+            if not all(math.isfinite(v) for v in b):
                 rows[-1] += " peer diverged"
     print(
         f"steps {args.steps}, batch {args.batch}, {args.layers} flow steps, genlab hidden {args.hidden}, "
-        f"lr {args.lr} (Adam, cosine), {args.threads} thread(s)\n"
+        f"lr {args.lr} (Adam, cosine), {args.threads} thread(s), seeds {args.seeds}\n"
     )
     print(
-        "| density | entropy | genlab (params) | NLL | peer (params) | NLL | NLL diff | NLL ratio "
+        "| density | entropy | genlab (params) | NLL | peer (params) | NLL | NLL diff (sd) | genlab no worse "
         "| genlab ms/step | peer ms/step | time ratio |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")

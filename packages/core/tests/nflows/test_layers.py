@@ -6,6 +6,7 @@ import torch
 from genlab.core.nflows import (
     IAF,
     MAF,
+    NSF,
     ActNorm,
     Chain,
     Inverse,
@@ -80,6 +81,14 @@ CASES = {
     "maf-context": (lambda x: randomize(MAF(3, hidden=8, context_features=2)), (3, 3), (3, 2), True),
     "iaf": (lambda x: randomize(IAF(4, hidden=8, order=torch.tensor([3, 1, 4, 2]))), (3, 4), None, True),
     "inverse-maf": (lambda x: Inverse(randomize(MAF(3, hidden=8))), (3, 3), None, True),
+    # bound 1.5: some entries of randn fall in the identity tails, most inside the spline
+    "nsf": (lambda x: randomize(NSF(4, hidden=8, bins=5, bound=1.5), 0.5), (3, 4), None, True),
+    "nsf-context": (
+        lambda x: randomize(NSF(3, hidden=8, bins=4, bound=1.5, context_features=2), 0.5),
+        (3, 3),
+        (3, 2),
+        True,
+    ),
     "chain": (
         lambda x: Chain(
             [randomize(MAF(3, hidden=8)), Permute.reverse(3), randomize(vector_coupling(3, hidden=8))]
@@ -137,7 +146,7 @@ def test_log_det_matches_autograd_jacobian(name):
         assert torch.allclose(inv_logdet, _jacobian_logdets(layer.inverse, z, context), atol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["maf-context", "coupling-context"])
+@pytest.mark.parametrize("name", ["maf-context", "coupling-context", "nsf-context"])
 def test_context_changes_the_map(name):
     layer, x, context, _ = _make(name)
     assert not torch.allclose(layer(x, context)[0], layer(x, context + 1)[0])

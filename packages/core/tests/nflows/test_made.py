@@ -1,9 +1,9 @@
-"""MADE, MAF and IAF: exactly zero gradient from every output to the inputs it must not see."""
+"""MADE, MAF, IAF and NSF: exactly zero gradient from every output to the inputs it must not see."""
 
 import pytest
 import torch
 
-from genlab.core.nflows import IAF, MADE, MAF
+from genlab.core.nflows import IAF, MADE, MAF, NSF
 
 
 def randomize(module):
@@ -41,11 +41,13 @@ def test_made_context_reaches_every_output():
         made(x)
 
 
-@pytest.mark.parametrize("direction", ["maf-forward", "iaf-inverse", "maf-inverse", "iaf-forward"])
+@pytest.mark.parametrize(
+    "direction", ["maf-forward", "iaf-inverse", "maf-inverse", "iaf-forward", "nsf-forward", "nsf-inverse"]
+)
 def test_autoregressive_flows_have_triangular_jacobians(direction):
     torch.manual_seed(0)
     kind, way = direction.split("-")
-    layer = randomize((MAF if kind == "maf" else IAF)(5, hidden=16, order=ORDER)).double()
+    layer = randomize({"maf": MAF, "iaf": IAF, "nsf": NSF}[kind](5, hidden=16, order=ORDER)).double()
     fn = layer if way == "forward" else layer.inverse
     jac = _jacobian(lambda v: fn(v)[0], torch.randn(5, dtype=torch.float64))
     later = ORDER[None, :] > ORDER[:, None]  # output i must not depend on inputs later in the order

@@ -9,7 +9,7 @@ from genlab.core.cli import main
 from genlab.core.recipes.nf_2d import NF2DConfig, NF2DTask, build_flow
 
 
-@pytest.mark.parametrize("flow", ["maf", "coupling", "iresnet"])
+@pytest.mark.parametrize("flow", ["maf", "nsf", "coupling", "iresnet"])
 def test_smoke_run(tmp_path, flow):
     assert main(["train", "nf-2d", "--preset", "smoke", "--out", str(tmp_path), "--flow", flow]) == 0
     run_dir = next((tmp_path / "nf-2d").iterdir())
@@ -29,7 +29,7 @@ def test_an_exact_model_scores_the_entropy():
     assert results["entropy"] == pytest.approx(2.8379, abs=0.03)
 
 
-@pytest.mark.parametrize("kind", ["maf", "coupling", "iresnet"])
+@pytest.mark.parametrize("kind", ["maf", "nsf", "coupling", "iresnet"])
 def test_flows_round_trip(kind):
     torch.manual_seed(0)
     flow = build_flow(kind, 2, 16, 2).double()

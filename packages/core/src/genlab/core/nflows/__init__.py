@@ -17,12 +17,14 @@ from genlab.core.nflows.linear import Invertible1x1Conv, Permute
 from genlab.core.nflows.made import MADE
 from genlab.core.nflows.multiscale import Split, Squeeze, glow, glow_step
 from genlab.core.nflows.planar import Planar, Radial
+from genlab.core.nflows.spline import NSF, rational_quadratic
 
 __all__ = [
     "ENERGIES",
     "IAF",
     "MADE",
     "MAF",
+    "NSF",
     "ActNorm",
     "Bijection",
     "Chain",
@@ -43,5 +45,6 @@ __all__ = [
     "image_coupling",
     "log_target",
     "mlp",
+    "rational_quadratic",
     "vector_coupling",
 ]

@@ -1,8 +1,10 @@
 """``nf-2d``: density estimation on a 2D density by maximum likelihood with a normalizing flow.
 
-Three families, chosen by ``flow``:
+Four families, chosen by ``flow``:
 - ``maf``: masked autoregressive flow (Papamakarios et al. 2017), MADE layers with the order reversed
   between them;
+- ``nsf``: the same with rational-quadratic splines instead of affine maps (Durkan et al. 2019; 8 bins
+  on [-5, 5], zuko's NSF defaults);
 - ``coupling``: Glow steps for vectors (Kingma & Dhariwal 2018): ActNorm, LU 1x1 "convolution" (a
   learned 2x2 linear map) and an affine coupling (Dinh et al. 2017);
 - ``iresnet``: invertible residual blocks (Behrmann et al. 2019) with ActNorm between them; in 2D
@@ -26,6 +28,7 @@ from genlab.core.data.toy2d import get_density
 from genlab.core.lookup import lookup
 from genlab.core.nflows import (
     MAF,
+    NSF,
     ActNorm,
     Flow,
     Invertible1x1Conv,
@@ -43,12 +46,17 @@ DensityName = Literal[
 ]
 
 
-def maf_layers(layers: int, hidden: int, depth: int) -> list:
-    out = []
-    for i in range(layers):
-        out += [Permute.reverse(2)] if i else []
-        out.append(MAF(2, hidden, depth))
-    return out
+def autoregressive(layer):
+    """Layers of an autoregressive flow (MAF or NSF) with the order reversed between them."""
+
+    def build(layers: int, hidden: int, depth: int) -> list:
+        out = []
+        for i in range(layers):
+            out += [Permute.reverse(2)] if i else []
+            out.append(layer(2, hidden, depth))
+        return out
+
+    return build
 
 
 def coupling_layers(layers: int, hidden: int, depth: int) -> list:
@@ -65,7 +73,12 @@ def iresnet_layers(layers: int, hidden: int, depth: int) -> list:
     return out
 
 
-FLOWS = {"maf": maf_layers, "coupling": coupling_layers, "iresnet": iresnet_layers}
+FLOWS = {
+    "maf": autoregressive(MAF),
+    "nsf": autoregressive(NSF),
+    "coupling": coupling_layers,
+    "iresnet": iresnet_layers,
+}
 
 
 def refresh_norms(model) -> None:
@@ -76,14 +89,14 @@ def refresh_norms(model) -> None:
 
 
 def build_flow(kind: str, layers: int, hidden: int, depth: int) -> Flow:
-    """A 2D flow of ``layers`` steps of family ``kind`` (maf | coupling | iresnet) over N(0, I)."""
+    """A 2D flow of ``layers`` steps of family ``kind`` (maf | nsf | coupling | iresnet) over N(0, I)."""
     return Flow(lookup("flow", kind, FLOWS)(layers, hidden, depth), StandardNormal(2))
 
 
 @dataclass
 class NF2DConfig(TrainConfig):
     density: DensityName = "moons"
-    flow: Literal["maf", "coupling", "iresnet"] = "maf"
+    flow: Literal["maf", "nsf", "coupling", "iresnet"] = "maf"
     layers: int = 8
     hidden: int = 64
     depth: int = 2
@@ -136,7 +149,7 @@ class NF2DTask:
 
 RECIPE = Recipe(
     name="nf-2d",
-    description="Maximum-likelihood MAF, coupling (Glow-style) or i-ResNet flow on a 2D density",
+    description="Maximum-likelihood MAF, spline (NSF), coupling (Glow-style) or i-ResNet flow on a 2D density",
     config=NF2DConfig,
     build=NF2DTask,
     presets={
