@@ -128,3 +128,15 @@ def test_bad_arguments_raise_clear_errors():
 
 def test_make_dataset_builds_by_name():
     assert isinstance(make_dataset("shapes", "test", frames=4, length=3), BouncingShapes)
+
+
+def test_labels_are_the_classes_of_the_digits_drawn():
+    data = make_dataset("moving-digits", "test", frames=2, size=32, length=20)
+    for i in range(20):
+        labels, scene = data.labels(i), data.scene(i)
+        assert len(labels) == len(scene.alphas) and ((labels >= 0) & (labels < 10)).all()
+        sprites = [
+            min(range(len(data.sprites)), key=lambda j: (data.sprites[j] - a).abs().sum())
+            for a in scene.alphas
+        ]
+        assert labels.tolist() == data.digit_labels[sprites].tolist()

@@ -4,7 +4,14 @@ import pytest
 import torch
 
 from genlab.core.metrics import psnr
-from genlab.video.metrics import divergence_horizon, per_frame_mass_ratio, per_frame_psnr, per_frame_ssim
+from genlab.video.data import make_dataset
+from genlab.video.metrics import (
+    divergence_horizon,
+    per_frame_digit_identity,
+    per_frame_mass_ratio,
+    per_frame_psnr,
+    per_frame_ssim,
+)
 
 
 def test_per_frame_psnr_matches_the_closed_form():
@@ -59,3 +66,35 @@ def test_mass_ratio_sees_fading_and_smearing_but_not_motion():
     assert torch.allclose(per_frame_mass_ratio(moved, video), torch.ones(3))
     assert torch.allclose(per_frame_mass_ratio((video - 1) / 2, video), torch.full((3,), 0.5))
     assert (per_frame_mass_ratio(video.clamp(min=0), video) > 1).all()
+
+
+def _single_digit_videos(n=6, frames=24):
+    data = make_dataset("moving-digits", "test", frames=frames, size=32, length=n, digits=(1, 1))
+    return torch.stack([data.sequence(i, frames) for i in range(n)]), [data.labels(i) for i in range(n)]
+
+
+def test_digit_identity_is_one_on_single_digit_truth_and_chance_without_digits():
+    videos, labels = _single_digit_videos()
+    assert torch.equal(per_frame_digit_identity(videos, labels, 16), torch.ones(videos.shape[1]))
+    wrong = [(lab + 1 + torch.arange(len(lab))) % 10 for lab in labels]  # every label replaced
+    assert per_frame_digit_identity(videos, wrong, 16).max() == 0
+    blank = per_frame_digit_identity(torch.full_like(videos, -1.0), labels, 16)
+    noise = per_frame_digit_identity(torch.rand_like(videos) * 2 - 1, labels, 16)
+    assert blank.mean() < 0.5 and noise.mean() < 0.5
+
+
+def test_digit_identity_follows_the_digit_wherever_it_moves():
+    videos, labels = _single_digit_videos(n=3)
+    moved = torch.roll(videos, shifts=(5, -3), dims=(-2, -1))  # off track, still intact
+    assert per_frame_digit_identity(moved, labels, 16).mean() > 0.9
+    assert per_frame_psnr(moved, videos).mean() < 18
+
+
+def test_digit_identity_rejects_bad_inputs():
+    videos, labels = _single_digit_videos(n=2, frames=4)
+    with pytest.raises(ValueError, match="one label tensor per video"):
+        per_frame_digit_identity(videos, labels[:1], 16)
+    with pytest.raises(ValueError, match="single-channel"):
+        per_frame_digit_identity(videos.expand(-1, -1, 3, -1, -1), labels, 16)
+    with pytest.raises(ValueError, match="digit_size"):
+        per_frame_digit_identity(videos, labels, 40)

@@ -65,3 +65,14 @@ def test_bad_configs_are_named(tmp_path, capsys):
     recipe = get_recipe("diffusion-forcing-video")
     with pytest.raises(ValueError, match="causal by construction"):
         recipe.build(recipe.make_config("smoke", {"model": "gru", "causal": "false"}))
+
+
+def test_single_digit_evaluation_scores_the_truth_as_intact():
+    recipe = get_recipe("diffusion-forcing-video")
+    task = recipe.build(recipe.make_config("smoke", {"eval_digits": "1", "size": "32"}))
+    assert all(len(labels) == 1 for labels in task.test_labels)
+    metrics = task.rollout_metrics(task.future)
+    assert metrics["identity_first_n"] == metrics["identity_last_n"] == 1.0
+    assert metrics["identity_horizon"] == task.rollout_frames
+    with pytest.raises(ValueError, match="eval_digits >= 1 needs --data moving-digits"):
+        recipe.build(recipe.make_config("smoke", {"eval_digits": "1", "data": "shapes"}))

@@ -5,16 +5,19 @@ stay stable where teacher forcing and full-sequence diffusion diverge; with the 
 exact ground truth this becomes a number: the first frame after which PSNR stays below a threshold.
 PSNR and SSIM are genlab.core.metrics' (data range 1) on frames mapped from [-1, 1] to [0, 1].
 PSNR asks "is the rollout still on track"; the mass ratio asks the weaker "are the objects still
-intact" (neither fading nor smearing over the frame), which holds even once a rollout has drifted.
+intact" (neither fading nor smearing over the frame), which holds even once a rollout has drifted;
+the digit identity asks whether each digit is still recognisably itself, wherever it is.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from genlab.core.metrics import psnr, ssim
+from genlab.core.metrics.digits_classifier import load_classifier
 from genlab.core.tensors import check_finite
 
 
@@ -60,3 +63,55 @@ def divergence_horizon(curve: torch.Tensor, threshold: float) -> int:
         raise ValueError("curve holds NaN")
     above = torch.nonzero(curve >= threshold)
     return 0 if len(above) == 0 else int(above[-1]) + 1
+
+
+def _inkiest_windows(frame: torch.Tensor, k: int, size: int) -> list[tuple[int, int]]:
+    """Top-left corners of the ``k`` size x size windows of ``frame`` [1, H, W] with the most ink, each
+    at least size / 2 from the others in row or column (greedy non-maximum suppression)."""
+    ink = F.avg_pool2d(frame[None], size, stride=1)[0, 0]
+    width = ink.shape[-1]
+    chosen: list[tuple[int, int]] = []
+    for j in ink.flatten().argsort(descending=True).tolist():
+        r, c = divmod(j, width)
+        if all(abs(r - r2) >= size // 2 or abs(c - c2) >= size // 2 for r2, c2 in chosen):
+            chosen.append((r, c))
+            if len(chosen) == k:
+                break
+    return chosen
+
+
+@torch.no_grad()
+def per_frame_digit_identity(
+    frames: torch.Tensor, labels: Sequence[torch.Tensor], digit_size: int
+) -> torch.Tensor:
+    """The fraction of digits still recognisable as themselves in each frame, [T], pooled over the batch.
+
+    frames [B, T, 1, H, W] in [-1, 1] (moving digits) and labels[b] the classes of video b's digits: in
+    every frame the len(labels[b]) inkiest digit_size windows are cropped, shrunk to 8 x 8 and classified
+    by genlab.core's digits classifier, and the predictions are matched to the labels as multisets. On
+    the ground truth this is 1.0 for single-digit videos; overlapping digits lower it (one window holds
+    both), so it is meant for single-digit sequences. A blank or smeared frame scores about chance.
+    """
+    if frames.ndim != 5 or frames.shape[2] != 1 or len(labels) != len(frames):
+        raise ValueError(
+            f"expected single-channel frames [B, T, 1, H, W] and one label tensor per video, got "
+            f"{tuple(frames.shape)} and {len(labels)} label tensors"
+        )
+    if not 1 <= digit_size <= min(frames.shape[-2:]):
+        raise ValueError(f"digit_size must lie in [1, {min(frames.shape[-2:])}], got {digit_size}")
+    check_finite(frames, "frames")
+    images = (frames.float().cpu().clamp(-1, 1) + 1) / 2
+    crops, owners = [], []
+    for b, video in enumerate(images):
+        for t, frame in enumerate(video):
+            for r, c in _inkiest_windows(frame, len(labels[b]), digit_size):
+                crops.append(frame[:, r : r + digit_size, c : c + digit_size])
+                owners.append((b, t))
+    predicted = load_classifier()(F.interpolate(torch.stack(crops), size=(8, 8), mode="area")).argmax(-1)
+    hits = torch.zeros(frames.shape[1])
+    remaining = {(b, t): labels[b].tolist() for b in range(len(frames)) for t in range(frames.shape[1])}
+    for (b, t), guess in zip(owners, predicted.tolist()):
+        if guess in remaining[(b, t)]:
+            remaining[(b, t)].remove(guess)
+            hits[t] += 1
+    return hits / sum(len(lab) for lab in labels)

@@ -50,11 +50,15 @@ class ProceduralVideo(Dataset):
     def draw(self, rng: np.random.Generator) -> Scene:
         raise NotImplementedError
 
-    def scene(self, index: int) -> Scene:
-        """The initial state of item ``index``."""
+    def generator(self, index: int) -> np.random.Generator:
+        """The generator that item ``index`` is drawn from: a function of (seed, split, index) only."""
         if not 0 <= index < self.length:
             raise IndexError(f"index {index} out of range for a dataset of {self.length} clips")
-        return self.draw(np.random.default_rng([self.seed, self.split_id, index]))
+        return np.random.default_rng([self.seed, self.split_id, index])
+
+    def scene(self, index: int) -> Scene:
+        """The initial state of item ``index``."""
+        return self.draw(self.generator(index))
 
     def sequence(self, index: int, frames: int) -> torch.Tensor:
         """Item ``index`` rendered for ``frames`` frames; its first ``self.frames`` are the clip."""

@@ -41,12 +41,26 @@ class MovingDigits(ProceduralVideo):
             raise ValueError(f"digit_size must lie in [1, size) = [1, {size}), got {digit_size}")
         self.digits = check_range("digits", digits, 1)
         self.speed = check_range("speed", speed, 0)
-        images = load_digits(split).images
-        self.sprites = F.interpolate(images, size=(digit_size, digit_size), mode="bilinear").clamp(0, 1)[:, 0]
+        digits = load_digits(split)
+        self.digit_size, self.digit_labels = digit_size, digits.labels
+        self.sprites = F.interpolate(digits.images, size=(digit_size, digit_size), mode="bilinear").clamp(
+            0, 1
+        )[:, 0]
+
+    def _pick(self, rng: np.random.Generator) -> np.ndarray:
+        """The sprite indices of one scene (the first draws from its generator)."""
+        n = int(rng.integers(self.digits[0], self.digits[1], endpoint=True))
+        return rng.integers(0, len(self.sprites), size=n)
+
+    def labels(self, index: int) -> torch.Tensor:
+        """The classes (0-9) of the digits in item ``index``, [n]."""
+        picked = self._pick(self.generator(index))
+        return self.digit_labels[torch.as_tensor(picked, dtype=torch.long)]
 
     def draw(self, rng: np.random.Generator) -> Scene:
-        n = int(rng.integers(self.digits[0], self.digits[1], endpoint=True))
-        alphas = tuple(self.sprites[int(i)] for i in rng.integers(0, len(self.sprites), size=n))
+        picked = self._pick(rng)
+        n = len(picked)
+        alphas = tuple(self.sprites[int(i)] for i in picked)
         limit = torch.full((n, 2), self.size - alphas[0].shape[0])
         return Scene(
             size=self.size,

@@ -17,7 +17,9 @@ than the transformer) or the causal space-time transformer (sliding window of ``
 with the exact ground truth: mean PSNR over the first N (= ``frames``) and over all generated
 frames, SSIM, the divergence horizon (first frame after which PSNR stays below ``psnr_threshold``
 dB), the brightness mass of the rollout over the truth's (1 while the objects stay intact, even
-off track), two reference predictors (a blank frame; the last context frame repeated, over the first N)
+off track), on moving digits the digit identity (the fraction of digits the shipped digits classifier
+still recognises, wherever they are; ``eval_digits 1`` makes the held-out sequences single-digit,
+where identity is unambiguous and the continuation deterministic), two reference predictors (a blank frame; the last context frame repeated, over the first N)
 and throughput.
 ``samples.png`` shows rollouts above their ground truth, ``rollout.gif`` plays them side by side
 and ``psnr.png`` plots PSNR against frame.
@@ -40,7 +42,13 @@ from genlab.core.trainer import TrainConfig
 from genlab.video.data import make_dataset
 from genlab.video.forcing import forcing_loss
 from genlab.video.io import plot_curves, write_grid, write_side_by_side
-from genlab.video.metrics import divergence_horizon, per_frame_mass_ratio, per_frame_psnr, per_frame_ssim
+from genlab.video.metrics import (
+    divergence_horizon,
+    per_frame_digit_identity,
+    per_frame_mass_ratio,
+    per_frame_psnr,
+    per_frame_ssim,
+)
 from genlab.video.models import make_model
 from genlab.video.sampling import rollout
 
@@ -83,9 +91,11 @@ class DiffusionForcingVideoConfig(TrainConfig):
     context: int = 8  # ground-truth frames a rollout starts from
     rollout_factor: int = 8  # rollouts of rollout_factor * frames generated frames
     n_eval: int = 16
+    eval_digits: int = 0  # digits per held-out sequence (moving digits); 0: the training mix of 1-2
     psnr_threshold: float = (
         18.0  # the truth shifted by 1 pixel scores 21 dB, by 2 pixels 16, a blank frame 12
     )
+    identity_threshold: float = 0.5  # digit identity horizon: the first frame it stays below this
     steps: int = 1200
     batch_size: int = 8
     lr: float = 1e-3
@@ -121,8 +131,17 @@ class DiffusionForcingVideoTask:
             seed=cfg.seed,
             **extra,
         )
+        if cfg.eval_digits < 0 or (cfg.eval_digits and cfg.data != "moving-digits"):
+            raise ValueError(
+                f"eval_digits >= 1 needs --data moving-digits (0: the training mix), got {cfg.eval_digits}"
+            )
+        if cfg.eval_digits:
+            extra["digits"] = (cfg.eval_digits, cfg.eval_digits)
         test = make_dataset(
             cfg.data, "test", frames=cfg.frames, size=cfg.size, length=cfg.n_eval, seed=cfg.seed, **extra
+        )
+        self.test_labels = (
+            [test.labels(i) for i in range(cfg.n_eval)] if cfg.data == "moving-digits" else None
         )
         self.rollout_frames = cfg.rollout_factor * cfg.frames
         self.truth = torch.stack(
@@ -217,7 +236,8 @@ class DiffusionForcingVideoTask:
         )
 
     def rollout_metrics(self, generated: torch.Tensor) -> dict[str, float]:
-        """PSNR / SSIM against the truth (first N frames, all, last N), horizon and mass ratio."""
+        """PSNR / SSIM against the truth (first N frames, all, last N), horizon, mass ratio and, on moving
+        digits, the digit identity (first N, last N, horizon)."""
         cfg, n = self.cfg, self.cfg.frames
         truth = self.truth[: len(generated), cfg.context :]
         curve = per_frame_psnr(generated, truth)
@@ -236,6 +256,20 @@ class DiffusionForcingVideoTask:
             "mass_ratio_first_n": float(mass[:n].mean()),
             "mass_ratio_last_n": float(mass[-n:].mean()),
             "rollout_frames": float(self.rollout_frames),
+        } | self.identity_metrics(generated)
+
+    def identity_metrics(self, generated: torch.Tensor) -> dict[str, float]:
+        """Digit identity over the first N and last N frames and its horizon (moving digits only)."""
+        if self.test_labels is None:
+            return {}
+        n = self.cfg.frames
+        curve = per_frame_digit_identity(generated, self.test_labels[: len(generated)], self.cfg.size // 2)
+        horizon = divergence_horizon(curve, self.cfg.identity_threshold)
+        return {
+            "identity_first_n": float(curve[:n].mean()),
+            "identity_last_n": float(curve[-n:].mean()),
+            "identity_horizon": float(horizon),
+            "identity_horizon_over_n": horizon / n,
         }
 
     def rollout_settings(self) -> dict:
