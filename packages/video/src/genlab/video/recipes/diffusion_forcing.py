@@ -22,7 +22,7 @@ still recognises, wherever they are; ``eval_digits 1`` makes the held-out sequen
 where identity is unambiguous and the continuation deterministic), two reference predictors (a blank frame; the last context frame repeated, over the first N)
 and throughput.
 ``samples.png`` shows rollouts above their ground truth, ``rollout.gif`` plays them side by side
-and ``psnr.png`` plots PSNR against frame.
+and ``psnr.png`` (``identity.png``) plots PSNR (digit identity) against frame.
 """
 
 from __future__ import annotations
@@ -288,7 +288,8 @@ class DiffusionForcingVideoTask:
         return torch.stack([*rows, truth], 1)
 
     def save_samples(self, samples, out: Path) -> Path:
-        """samples.png (rollouts above their truth, every 8th frame), rollout.gif and psnr.png."""
+        """samples.png (rollouts above their truth, every 8th frame), rollout.gif, psnr.png and, on
+        moving digits, identity.png."""
         cfg, out, c = self.cfg, Path(out), self.cfg.context
         names = [*self.rollout_settings(), "truth"]
         videos = [v for group in samples for v in group]
@@ -303,6 +304,21 @@ class DiffusionForcingVideoTask:
         }
         curves["last context frame"] = per_frame_psnr(samples[:, -1, c - 1 : c].expand_as(truth), truth)
         plot_curves(curves, out.with_name("psnr.png"), threshold=cfg.psnr_threshold, title=title)
+        if self.test_labels is not None:  # identity.png: are the digits still themselves?
+            labels = self.test_labels[: len(samples)]
+            identity = {
+                f"{name} ({len(samples)} sequences)": per_frame_digit_identity(
+                    samples[:, r, c:], labels, cfg.size // 2
+                )
+                for r, name in enumerate(names[:-1])
+            }
+            plot_curves(
+                identity,
+                out.with_name("identity.png"),
+                ylabel="digits recognised",
+                threshold=cfg.identity_threshold,
+                title=title,
+            )
         return out
 
 
