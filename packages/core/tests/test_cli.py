@@ -63,6 +63,15 @@ def test_train_sample_eval_smoke_run(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "eval", str(run_dir))
     assert code == 0 and json.loads(out)["sliced_wasserstein"] == pytest.approx(results["sliced_wasserstein"])
 
+    # a run shipped with its EMA weights only (no training state) still evaluates, but cannot resume
+    ckpt = run_dir / "checkpoints" / "step-00000060"
+    (ckpt / "optimizer.pt").unlink()
+    (ckpt / "model.safetensors").unlink()
+    code, out, _ = run_cli(capsys, "eval", str(run_dir))
+    assert code == 0 and json.loads(out)["sliced_wasserstein"] == pytest.approx(results["sliced_wasserstein"])
+    code, _, err = run_cli(capsys, "train", "flow-2d", "--resume", str(run_dir))
+    assert code == 2 and "incomplete: missing model.safetensors, optimizer.pt" in err
+
 
 def test_presets_and_typed_fields():
     recipe = get_recipe("flow-2d")

@@ -26,6 +26,7 @@ class CheckpointError(RuntimeError):
 
 
 FILES = ("model.safetensors", "ema.safetensors", "optimizer.pt", "meta.json")
+EVAL_FILES = ("ema.safetensors", "meta.json")
 
 
 @dataclass
@@ -69,13 +70,15 @@ def save(
     return final
 
 
-def latest(root: Path) -> Checkpoint | None:
-    """The checkpoint ``latest`` points to, or None when there is none yet."""
+def latest(root: Path, need: tuple[str, ...] = FILES) -> Checkpoint | None:
+    """The checkpoint ``latest`` points to, or None when there is none yet. It must hold the files in
+    ``need``: all of them to resume; ``EVAL_FILES`` to evaluate or sample (a run shipped without its
+    training state, e.g. copied back from another machine)."""
     pointer = root / "latest"
     if not pointer.exists():
         return None
     path = root / pointer.read_text().strip()
-    missing = [f for f in FILES if not (path / f).is_file()]
+    missing = [f for f in need if not (path / f).is_file()]
     if missing:
         raise CheckpointError(f"checkpoint {path} is incomplete: missing {', '.join(missing)}")
     try:

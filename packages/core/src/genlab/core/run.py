@@ -169,7 +169,7 @@ def load_run(run_dir: Path) -> tuple[Recipe, TrainConfig, Task, torch.nn.Module]
     run_dir = Path(run_dir)
     name, cfg, _ = saved_config(run_dir)
     recipe = get_recipe(name)
-    found = checkpoint.latest(run_dir / "checkpoints")
+    found = checkpoint.latest(run_dir / "checkpoints", need=checkpoint.EVAL_FILES)
     if found is None:
         raise RunDirError(f"{run_dir} has no checkpoint yet")
     torch.manual_seed(cfg.seed)

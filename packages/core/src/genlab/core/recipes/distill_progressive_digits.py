@@ -19,7 +19,7 @@ from typing import Literal
 import torch
 from torch.utils.data import TensorDataset
 
-from genlab.core.checkpoint import latest, load_weights
+from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
 from genlab.core.diffusion import Denoiser, progressive_distillation_target, sample_ddim
 from genlab.core.ode import time_grid
 from genlab.core.plotting import image_grid
@@ -100,11 +100,11 @@ class ProgressiveDigitsTask(FromTeacher):
         reports every round."""
         stages = Path(run_dir) / "stages"
         for n in self.rounds[:-1]:
-            found = latest(stages / f"student-{n}" / "checkpoints")
+            found = latest(stages / f"student-{n}" / "checkpoints", need=EVAL_FILES)
             if found is not None:
                 self.students[n] = copy.deepcopy(self.model).requires_grad_(False)
                 load_weights(self.students[n], found.path / "ema.safetensors")
-        found = latest(stages / "teacher" / "checkpoints")
+        found = latest(stages / "teacher" / "checkpoints", need=EVAL_FILES)
         if self.teacher_model is None and found is not None:
             self.teacher_model = copy.deepcopy(self.teacher_task.model).requires_grad_(False)
             load_weights(self.teacher_model, found.path / "ema.safetensors")

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from genlab.core.checkpoint import latest, load_weights
+from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
 from genlab.core.data.toy2d import get_density
 from genlab.core.flow.interpolants import Interpolant, sample_sde, sample_time
 from genlab.core.flow.matching import sample_flow
@@ -123,7 +123,9 @@ class Interpolant2DTask:
 
     def load_stages(self, run_dir: Path) -> None:
         for kind, stochastic in VARIANTS[:-1]:
-            found = latest(Path(run_dir) / "stages" / self.name(kind, stochastic) / "checkpoints")
+            found = latest(
+                Path(run_dir) / "stages" / self.name(kind, stochastic) / "checkpoints", need=EVAL_FILES
+            )
             if found is not None:
                 model = InterpolantNet(self.cfg.hidden, self.cfg.depth)
                 load_weights(model, found.path / "ema.safetensors")

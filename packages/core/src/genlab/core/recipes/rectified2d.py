@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch.utils.data import TensorDataset
 
-from genlab.core.checkpoint import latest, load_weights
+from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
 from genlab.core.data.toy2d import get_density
 from genlab.core.flow.matching import cfm_loss, sample_flow
 from genlab.core.flow.rectified import (
@@ -119,7 +119,7 @@ class RectifiedFlow2DTask:
     def load_stages(self, run_dir: Path) -> None:
         """Reload every k-RF from its stage checkpoints, so ``genlab eval`` reports all stages."""
         for k in range(1, self.cfg.reflows + 2):
-            found = latest(Path(run_dir) / "stages" / f"{k}-rf" / "checkpoints")
+            found = latest(Path(run_dir) / "stages" / f"{k}-rf" / "checkpoints", need=EVAL_FILES)
             if found is not None:
                 self.flows[k] = self.new_model()
                 load_weights(self.flows[k], found.path / "ema.safetensors")

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genlab.core.checkpoint import latest, load_weights
+from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
 from genlab.core.recipe import Recipe
 from genlab.core.run import train_stage
 from genlab.robotics import scores
@@ -94,7 +94,7 @@ class DiffuserValueGuidedTask(DiffuserTask):
         return train_stage("", self.model, self.loss, self.train_set, cfg, run_dir)
 
     def load_stages(self, run_dir: Path) -> None:
-        found = latest(Path(run_dir) / "stages" / "value" / "checkpoints")
+        found = latest(Path(run_dir) / "stages" / "value" / "checkpoints", need=EVAL_FILES)
         if found is not None:
             load_weights(self.value, found.path / "ema.safetensors")
 
