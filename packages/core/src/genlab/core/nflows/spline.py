@@ -62,19 +62,15 @@ def rational_quadratic(
     x_k, w = at(xs), at(xs, 1) - at(xs)
     y_k, h = at(ys), at(ys, 1) - at(ys)
     d_k, d_k1 = at(d), at(d, 1)
-    s = h / w
-    if inverse:
+    s, curvature = h / w, d_k1 + d_k - 2 * h / w
+    if inverse:  # the root in [0, 1] of a xi^2 + b xi + c = 0 (App. A)
         dy = v - y_k
-        a = h * (s - d_k) + dy * (d_k1 + d_k - 2 * s)
-        bq = h * d_k - dy * (d_k1 + d_k - 2 * s)
-        c = -s * dy
+        a, bq, c = h * (s - d_k) + dy * curvature, h * d_k - dy * curvature, -s * dy
         xi = (2 * c / (-bq - torch.sqrt((bq**2 - 4 * a * c).clamp_min(0)))).clamp(0, 1)
-        out = x_k + xi * w
     else:
         xi = ((v - x_k) / w).clamp(0, 1)
-        denom = s + (d_k1 + d_k - 2 * s) * xi * (1 - xi)
-        out = y_k + h * (s * xi**2 + d_k * xi * (1 - xi)) / denom
-    denom = s + (d_k1 + d_k - 2 * s) * xi * (1 - xi)
+    denom = s + curvature * xi * (1 - xi)
+    out = x_k + xi * w if inverse else y_k + h * (s * xi**2 + d_k * xi * (1 - xi)) / denom
     deriv = s**2 * (d_k1 * xi**2 + 2 * s * xi * (1 - xi) + d_k * (1 - xi) ** 2) / denom**2
     log_deriv = torch.log(deriv) * (-1 if inverse else 1)
     return torch.where(inside, out, x), torch.where(inside, log_deriv, torch.zeros_like(x))
