@@ -119,3 +119,10 @@ def test_bad_inputs_are_named():
     conditional = small_flow(context_features=1)
     with pytest.raises(ValueError, match="context holds 2 rows"):
         conditional.sample(3, torch.zeros(2, 1, dtype=torch.float64))
+
+
+def test_a_diverged_flow_gives_a_non_finite_log_prob_not_a_support_error():
+    flow = Flow([MAF(2, hidden=8)], StandardNormal(2))
+    with torch.no_grad():
+        flow.transform.layers[0].made.out.bias.fill_(-1e4)  # exp(-alpha) overflows
+    assert not torch.isfinite(flow.log_prob(torch.ones(3, 2))).all()

@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.fn(args, extra)
-    except (ValueError, RunDirError, CheckpointError, FileNotFoundError) as err:
+    except (ValueError, FloatingPointError, RunDirError, CheckpointError, FileNotFoundError) as err:
         print(f"genlab: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -29,7 +29,10 @@ class StandardNormal(nn.Module):
         self.register_buffer("loc", torch.zeros(shape))
 
     def forward(self, context: torch.Tensor | None = None) -> D.Distribution:
-        return D.Independent(D.Normal(self.loc, torch.ones_like(self.loc)), self.loc.ndim)
+        # no support check: a diverged flow's non-finite z gives a non-finite log-prob, which the trainer
+        # reports with its step and last good checkpoint
+        normal = D.Normal(self.loc, torch.ones_like(self.loc), validate_args=False)
+        return D.Independent(normal, self.loc.ndim, validate_args=False)
 
 
 Base = D.Distribution | Callable[[torch.Tensor | None], D.Distribution]
