@@ -47,6 +47,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=8000)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--free_bits", type=float, default=0.0, help="nats per latent dimension (IAF paper, App. C)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     train, test = grey("train", args.size), grey("test", args.size)
@@ -71,7 +72,7 @@ def main() -> None:
         for model, opt, ema in runs.values():
             for group in opt.param_groups:
                 group["lr"] = lr
-            loss, _ = model.loss(x)
+            loss, _ = model.loss(x, args.free_bits)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -79,7 +80,7 @@ def main() -> None:
             ema.update_parameters(model)
     print(
         f"latent {args.latent}, {args.size}x{args.size} dynamically binarised digits, {args.steps} steps of "
-        f"{args.batch}, {time.perf_counter() - started:.0f} s\n"
+        f"{args.batch}, free bits {args.free_bits}, {time.perf_counter() - started:.0f} s\n"
     )
     print("| posterior | test NLL (IW k=256) | test -ELBO | ELBO gap | train NLL |\n|---|---|---|---|---|")
     for name, (_, _, ema) in runs.items():
