@@ -16,7 +16,7 @@ Gradient clipping is off by default, since clipping the joint norm would couple 
 What makes the 5x5 grid work (measured, docs/benchmarks.md): Adam without momentum (beta1 = 0,
 beta2 = 0.99, R3GAN's setting; with beta1 = 0.9 no mode is covered), data standardised to unit
 scale (the players see x / scale, samples are mapped back), and an EMA of the generator over a run
-long enough for the EMA to average the players' rotation around the equilibrium (12k steps).
+long enough for the EMA to average the players' rotation around the equilibrium (20k steps).
 
 Evaluation (VEEGAN's protocol): a sample is of high quality when it lies within 3 standard deviations
 of its nearest mode; a mode is covered when at least ``min_per_mode`` high-quality samples are nearest
@@ -122,7 +122,7 @@ class GAN2DConfig(TrainConfig):
     n_eval: int = 2500
     min_per_mode: int = 20
     standardise: bool = True  # train on x / std(x) (one scalar)
-    steps: int = 12_000
+    steps: int = 20_000
     batch_size: int = 256
     lr: float = 1e-3
     warmup: int = 100
