@@ -1,0 +1,37 @@
+"""The example scripts run end to end on a smoke-trained run (they are documentation that must work)."""
+
+import runpy
+import sys
+from pathlib import Path
+
+from genlab.core.cli import main
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _run_example(name, argv, monkeypatch):
+    monkeypatch.setattr(sys, "argv", [name, *argv])
+    runpy.run_path(str(EXAMPLES / name), run_name="__main__")
+
+
+def test_rollout_and_steer_examples(tmp_path, monkeypatch, capsys):
+    assert main(["train", "diffusion-forcing-video", "--preset", "smoke", "--out", str(tmp_path)]) == 0
+    run = next((tmp_path / "diffusion-forcing-video").iterdir())
+    _run_example("rollout.py", [str(run), "--n", "1", "--out", str(tmp_path / "rollouts")], monkeypatch)
+    assert (tmp_path / "rollouts" / "psnr.png").is_file()
+    steer = [
+        "--n",
+        "1",
+        "--frames",
+        "2",
+        "--mc",
+        "1",
+        "--region",
+        "0,8,0,8",
+        "--out",
+        str(tmp_path / "steer"),
+    ]
+    _run_example("steer_digit.py", [str(run), *steer], monkeypatch)
+    out = capsys.readouterr().out
+    assert out.count("of the generated ink inside region (0, 8, 0, 8)") == 3  # scales 0, 0.1, 0.3
+    assert (tmp_path / "steer" / "steer.png").stat().st_size > 1000
