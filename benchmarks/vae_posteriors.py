@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from genlab.core.data import load_digits
+from genlab.core.recipes.vae_digits import binarize
 from genlab.core.vae import VAE
 
 
@@ -47,12 +48,13 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=8000)
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--free_bits", type=float, default=0.0, help="nats per latent dimension (IAF paper, App. C)")
+    p.add_argument(
+        "--free_bits", type=float, default=0.0, help="nats per latent dimension (IAF paper, App. C)"
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     train, test = grey("train", args.size), grey("test", args.size)
-    test_bin = torch.bernoulli(test, generator=torch.Generator().manual_seed(123))
-    train_bin = torch.bernoulli(train, generator=torch.Generator().manual_seed(5))
+    test_bin, train_bin = binarize(test, None, seed=123), binarize(train, None, seed=5)
     runs = {}
     for name, steps in (("diagonal", 0), (f"IAF ({args.iaf_steps} x {args.iaf_hidden})", args.iaf_steps)):
         torch.manual_seed(args.seed)

@@ -42,7 +42,7 @@ class MovingDigits(ProceduralVideo):
         self.digits = check_range("digits", digits, 1)
         self.speed = check_range("speed", speed, 0)
         digits = load_digits(split)
-        self.digit_size, self.digit_labels = digit_size, digits.labels
+        self.digit_labels = digits.labels
         self.sprites = F.interpolate(digits.images, size=(digit_size, digit_size), mode="bilinear").clamp(
             0, 1
         )[:, 0]
