@@ -63,6 +63,22 @@ def test_train_sample_eval_smoke_run(tmp_path, capsys):
     code, out, _ = run_cli(capsys, "eval", str(run_dir))
     assert code == 0 and json.loads(out)["sliced_wasserstein"] == pytest.approx(results["sliced_wasserstein"])
 
+    # evaluation with changed fields goes to a directory of its own that records them
+    own = (run_dir / "eval.json").read_text()
+    code, _, err = run_cli(capsys, "eval", str(run_dir), "--method", "euler")
+    assert code == 2 and "needs --out DIR" in err
+    code, out, err = run_cli(
+        capsys, "eval", str(run_dir), "--out", str(tmp_path / "euler"), "--method", "euler"
+    )
+    assert code == 0, err
+    record = json.loads((tmp_path / "euler" / "config.json").read_text())
+    assert record["overrides"] == {"method": "euler"} and record["config"]["method"] == "euler"
+    assert record["evaluated_from"] == str(run_dir.resolve()) and record["config"]["density"] == "moons"
+    assert json.loads((tmp_path / "euler" / "eval.json").read_text()) == json.loads(out)
+    assert (run_dir / "eval.json").read_text() == own  # the run's own evaluation is kept
+    code, _, err = run_cli(capsys, "eval", str(run_dir), "--out", str(tmp_path / "x"), "--methd", "euler")
+    assert code == 2 and "did you mean 'method'" in err
+
     # a run shipped with its EMA weights only (no training state) still evaluates, but cannot resume
     ckpt = run_dir / "checkpoints" / "step-00000060"
     (ckpt / "optimizer.pt").unlink()

@@ -11,11 +11,9 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from genlab.core.run import load_run
 from genlab.robotics import scores
-from genlab.robotics.planning import PlanTracker
 from genlab.robotics.plotting import plot_episodes
 
 
@@ -40,10 +38,8 @@ def main(argv: list[str] | None = None) -> None:
     recipe, cfg, task, model = load_run(args.run_dir)
     if recipe.name != "diffuser-maze2d":
         raise SystemExit(f"{args.run_dir} is a {recipe.name} run, not a diffuser-maze2d run")
-    tracker = PlanTracker(
-        task.planner(model), args.replan_every, generator=torch.Generator().manual_seed(args.seed)
-    )
     episode = scores.Task(args.start, args.goal, env_seed=args.seed, policy_seed=args.seed)
+    tracker = task.trackers(model, args.replan_every)(episode)  # the run's planner and controller settings
     try:
         result = scores.evaluate(cfg.maze, lambda _: tracker, [episode])
     except ValueError as err:  # a cell outside the maze or in a wall

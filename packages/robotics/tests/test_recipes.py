@@ -1,12 +1,16 @@
 """diffuser-maze2d and diffuser-value-guided: smoke runs through the genlab CLI on a tiny dataset, bad configs."""
 
 import json
+import runpy
+import sys
+from pathlib import Path
 
 import pytest
 
 from genlab.core.cli import main
 from genlab.core.recipe import get_recipe
 
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 POLICIES = ("random", "expert", "diffuser", "diffuser_replan", "bc")
 
 
@@ -15,7 +19,7 @@ def data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("data")
 
 
-def test_maze2d_smoke_run(tmp_path, data_dir, monkeypatch):
+def test_maze2d_smoke_run(tmp_path, data_dir, monkeypatch, capsys):
     monkeypatch.setenv("GENLAB_DATA", str(data_dir))
     assert main(["train", "diffuser-maze2d", "--preset", "smoke", "--out", str(tmp_path)]) == 0
     run_dir = next((tmp_path / "diffuser-maze2d").iterdir())
@@ -32,6 +36,13 @@ def test_maze2d_smoke_run(tmp_path, data_dir, monkeypatch):
     assert (run_dir / "samples.png").stat().st_size > 1000
     assert (run_dir / "stages" / "bc" / "checkpoints").is_dir()
     assert (data_dir / "robotics" / "genlab" / "pointmaze-umaze-3000-s0-v0").is_dir()
+
+    # the example plans one episode with the run's planner and controller settings
+    figure = tmp_path / "episode.png"
+    argv = ["plan_in_maze.py", str(run_dir), "--start", "3,3", "--goal", "1,1", "--out", str(figure)]
+    monkeypatch.setattr(sys, "argv", argv)
+    runpy.run_path(str(EXAMPLES / "plan_in_maze.py"), run_name="__main__")
+    assert "umaze: 1 plan(s), first of" in capsys.readouterr().out and figure.stat().st_size > 1000
 
 
 def test_value_guided_smoke_run(tmp_path, data_dir, monkeypatch):
@@ -70,3 +81,11 @@ def test_bad_configs_are_named(recipe, overrides, message, data_dir, monkeypatch
     r = get_recipe(recipe)
     with pytest.raises(ValueError, match=message):
         r.build(r.make_config("smoke", overrides))
+
+
+@pytest.mark.parametrize("maze, steps", [("umaze", 20_000), ("medium", 30_000), ("large", 30_000)])
+def test_default_training_length_is_per_maze(maze, steps):
+    recipe = get_recipe("diffuser-maze2d")
+    assert recipe.make_config("default", {"maze": maze}).steps == steps
+    assert recipe.make_config("default", {"maze": maze, "steps": "123"}).steps == 123
+    assert recipe.make_config("smoke", {"maze": maze}).steps == 20

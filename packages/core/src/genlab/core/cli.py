@@ -9,7 +9,7 @@ from pathlib import Path
 
 from genlab.core.checkpoint import CheckpointError
 from genlab.core.recipe import PRESETS, discover, get_recipe
-from genlab.core.run import RunDirError, finish, load_run, saved_config, train
+from genlab.core.run import RunDirError, evaluate_run, load_run, saved_config, train
 
 
 def _field_pairs(extra: list[str]) -> dict[str, str]:
@@ -66,10 +66,8 @@ def cmd_sample(args, _extra) -> None:
     print(f"wrote {figure}")
 
 
-def cmd_eval(args, _extra) -> None:
-    run_dir = Path(args.run_dir)
-    _, _, task, model = load_run(run_dir)
-    results = finish(run_dir, task, model, {"train_seconds": float("nan")})
+def cmd_eval(args, extra) -> None:
+    results = evaluate_run(Path(args.run_dir), _field_pairs(extra), args.out)
     print(json.dumps(results, indent=1))
 
 
@@ -88,8 +86,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=int, default=100)
     s.add_argument("--out", help="figure path (default: RUN_DIR/samples.png)")
     s.set_defaults(fn=cmd_sample)
-    e = sub.add_parser("eval", help="re-evaluate a trained run and rewrite eval.json and report.md")
+    e = sub.add_parser(
+        "eval",
+        help="re-evaluate a trained run (rewrites its eval.json and report.md); "
+        "genlab eval RUN_DIR --out DIR --field value ... evaluates with changed fields into DIR",
+    )
     e.add_argument("run_dir")
+    e.add_argument("--out", help="write eval.json, report.md and figures here (needed with --field value)")
     e.set_defaults(fn=cmd_eval)
     return p
 
@@ -97,7 +100,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args, extra = p.parse_known_args(argv)
-    if extra and args.command != "train":
+    if extra and args.command not in ("train", "eval"):
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.fn(args, extra)

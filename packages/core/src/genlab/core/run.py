@@ -11,6 +11,7 @@ import dataclasses
 import json
 import platform
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 
 from genlab.core import __version__, checkpoint, distributed
 from genlab.core.plotting import plot_loss
-from genlab.core.recipe import Recipe, Task, get_recipe
+from genlab.core.recipe import Recipe, Task, get_recipe, parse_fields
 from genlab.core.trainer import TrainConfig, Trainer
 
 
@@ -112,6 +113,28 @@ def finish(run_dir: Path, task: Task, model: torch.nn.Module, timing: dict[str, 
     return results
 
 
+def evaluate_run(
+    run_dir: Path, overrides: Mapping[str, str] | None = None, out: Path | None = None
+) -> dict[str, float]:
+    """Re-evaluate a trained run into ``out`` (default: the run itself). Changed fields (``overrides``,
+    e.g. sampling settings) need an ``out`` of their own, so that the run's eval.json stays the one of
+    its config.json; ``out`` then gets a config.json naming the run and the overrides."""
+    run_dir = Path(run_dir)
+    out = Path(out) if out is not None else run_dir
+    if overrides and out.resolve() == run_dir.resolve():
+        raise ValueError(
+            f"evaluating with changed fields ({', '.join(overrides)}) needs --out DIR: "
+            "the run's own eval.json stays the evaluation of its saved config"
+        )
+    _, cfg, task, model = load_run(run_dir, overrides)
+    if out.resolve() != run_dir.resolve():
+        out.mkdir(parents=True, exist_ok=True)
+        saved = json.loads((run_dir / "config.json").read_text())
+        record = {"config": dataclasses.asdict(cfg), "evaluated_from": str(run_dir.resolve())}
+        _write_json(out / "config.json", saved | record | {"overrides": dict(overrides or {})})
+    return finish(out, task, model, {"train_seconds": float("nan")})
+
+
 def write_report(run_dir: Path, results: dict[str, float], timing: dict[str, float], figure: Path) -> None:
     config = json.loads((run_dir / "config.json").read_text())
     rows = "\n".join(
@@ -122,6 +145,8 @@ def write_report(run_dir: Path, results: dict[str, float], timing: dict[str, flo
     what = f"{config['config']['steps']} steps"
     if stages:  # multi-stage recipes: the time covers every stage trained in this process
         what = f"the stages {', '.join(stages)} and a final stage of {what}"
+    if "evaluated_from" in config:
+        what += f" (the run {config['evaluated_from']}, evaluated with {config['overrides'] or 'its config'})"
     text = f"""# {config["recipe"]} ({config["preset"]} preset)
 
 Trained {what} in {timing["train_seconds"]:.1f} s on {device}
@@ -164,11 +189,16 @@ def saved_config(run_dir: Path) -> tuple[str, TrainConfig, str]:
         raise RunDirError(f"{run_dir}/config.json is corrupt or from another version: {err}") from err
 
 
-def load_run(run_dir: Path) -> tuple[Recipe, TrainConfig, Task, torch.nn.Module]:
-    """Rebuild a run's task and load its EMA weights from the latest checkpoint."""
+def load_run(
+    run_dir: Path, overrides: Mapping[str, str] | None = None
+) -> tuple[Recipe, TrainConfig, Task, torch.nn.Module]:
+    """Rebuild a run's task (its saved config, with ``overrides`` such as sampling settings) and load its
+    EMA weights from the latest checkpoint."""
     run_dir = Path(run_dir)
     name, cfg, _ = saved_config(run_dir)
     recipe = get_recipe(name)
+    if overrides:
+        cfg = dataclasses.replace(cfg, **parse_fields(type(cfg), overrides))
     found = checkpoint.latest(run_dir / "checkpoints", need=checkpoint.EVAL_FILES)
     if found is None:
         raise RunDirError(f"{run_dir} has no checkpoint yet")

@@ -32,18 +32,29 @@ from genlab.robotics.plotting import plot_episodes
 from genlab.robotics.recipes.common import DiffuserConfig, DiffuserTask
 from genlab.robotics.rendering import render_episode, write_gif
 
+# Default training steps per maze: the shortest measured run that meets the U-Maze targets (20k)
+# and makes Medium's plans coherent (30k; 10k leaves none of them feasible). See docs/benchmarks.md.
+DEFAULT_STEPS = {"umaze": 20_000, "medium": 30_000, "large": 30_000}
+
 
 @dataclass
 class DiffuserMaze2DConfig(DiffuserConfig):
+    steps: int = 0  # 0: DEFAULT_STEPS of the maze
     min_horizon: int = 32
     replan_every: int = 25  # the replanning variant's period in env steps; 0 leaves it out
-    plan_samples: int = 1  # plans drawn per horizon; the first feasible one is kept
+    plan_samples: int = 4  # plans drawn per horizon; the first feasible one is kept
+    track_kp: float = 10.0  # the tracking controller's gains (Diffuser: 1, 1; see genlab.robotics.planning)
+    track_kv: float = 1.0
     n_episodes: int = 50
     eval_seed: int = 0
     bc_steps: int = 5000
     bc_hidden: int = 256
     bc_batch_size: int = 256
     gif_every: int = 3  # rollout.gif: a MuJoCo frame every this many env steps; 0: no GIF
+
+    def __post_init__(self):
+        if self.steps == 0:
+            self.steps = DEFAULT_STEPS[self.maze]
 
 
 class DiffuserMaze2DTask(DiffuserTask):
@@ -87,7 +98,9 @@ class DiffuserMaze2DTask(DiffuserTask):
 
         def make(task: scores.Task) -> PlanTracker:
             generator = torch.Generator(next(model.parameters()).device).manual_seed(task.policy_seed)
-            tracker = PlanTracker(planner, replan_every, generator=generator)
+            tracker = PlanTracker(
+                planner, replan_every, gains=(self.cfg.track_kp, self.cfg.track_kv), generator=generator
+            )
             if record is not None:
                 record.append(tracker)
             return tracker
