@@ -145,11 +145,13 @@ def write_report(run_dir: Path, results: dict[str, float], timing: dict[str, flo
     what = f"{config['config']['steps']} steps"
     if stages:  # multi-stage recipes: the time covers every stage trained in this process
         what = f"the stages {', '.join(stages)} and a final stage of {what}"
+    seconds = timing["train_seconds"]
+    took = "" if seconds != seconds else f" in {seconds:.1f} s"  # NaN: re-evaluated, not trained here
     if "evaluated_from" in config:
         what += f" (the run {config['evaluated_from']}, evaluated with {config['overrides'] or 'its config'})"
     text = f"""# {config["recipe"]} ({config["preset"]} preset)
 
-Trained {what} in {timing["train_seconds"]:.1f} s on {device}
+Trained {what}{took} on {device}
 ({torch.get_num_threads()} threads), genlab {config["genlab_version"]}, torch {torch.__version__}.
 Resumed from step {timing.get("resumed_from") or 0}.
 
