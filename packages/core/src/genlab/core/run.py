@@ -121,13 +121,14 @@ def evaluate_run(
     its config.json; ``out`` then gets a config.json naming the run and the overrides."""
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir
-    if overrides and out.resolve() == run_dir.resolve():
+    elsewhere = out.resolve() != run_dir.resolve()
+    if overrides and not elsewhere:
         raise ValueError(
             f"evaluating with changed fields ({', '.join(overrides)}) needs --out DIR: "
             "the run's own eval.json stays the evaluation of its saved config"
         )
     _, cfg, task, model = load_run(run_dir, overrides)
-    if out.resolve() != run_dir.resolve():
+    if elsewhere:
         out.mkdir(parents=True, exist_ok=True)
         saved = json.loads((run_dir / "config.json").read_text())
         record = {"config": dataclasses.asdict(cfg), "evaluated_from": str(run_dir.resolve())}
