@@ -51,6 +51,12 @@ def main() -> None:
     p.add_argument(
         "--free_bits", type=float, default=0.0, help="nats per latent dimension (IAF paper, App. C)"
     )
+    p.add_argument(
+        "--top",
+        type=int,
+        default=0,
+        help="dims of a second latent layer (GaussianHierarchy prior); 0: N(0, I)",
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
     train, test = grey("train", args.size), grey("test", args.size)
@@ -58,7 +64,7 @@ def main() -> None:
     runs = {}
     for name, steps in (("diagonal", 0), (f"IAF ({args.iaf_steps} x {args.iaf_hidden})", args.iaf_steps)):
         torch.manual_seed(args.seed)
-        model = VAE.bernoulli(args.size**2, args.latent, args.hidden, steps, args.iaf_hidden)
+        model = VAE.bernoulli(args.size**2, args.latent, args.hidden, steps, args.iaf_hidden, args.top)
         opt = torch.optim.AdamW(model.parameters(), args.lr, weight_decay=1e-4)
         ema = torch.optim.swa_utils.AveragedModel(
             model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(0.999)
@@ -82,7 +88,7 @@ def main() -> None:
             ema.update_parameters(model)
     print(
         f"latent {args.latent}, {args.size}x{args.size} dynamically binarised digits, {args.steps} steps of "
-        f"{args.batch}, free bits {args.free_bits}, {time.perf_counter() - started:.0f} s\n"
+        f"{args.batch}, free bits {args.free_bits}, top layer {args.top}, {time.perf_counter() - started:.0f} s\n"
     )
     print("| posterior | test NLL (IW k=256) | test -ELBO | ELBO gap | train NLL |\n|---|---|---|---|---|")
     for name, (_, _, ema) in runs.items():

@@ -1,11 +1,12 @@
-"""VAE bounds against an exact log p(x) by quadrature over a 1D latent; IAF posterior; free bits."""
+"""VAE bounds against an exact log p(x) by quadrature over a 1D latent; IAF posterior; free bits;
+the two-layer Gaussian prior normalised by quadrature."""
 
 import math
 
 import pytest
 import torch
 
-from genlab.core.vae import VAE
+from genlab.core.vae import VAE, GaussianHierarchy
 
 
 def _model(iaf_steps=0, latent_dim=1):
@@ -107,3 +108,41 @@ def test_samples_and_bad_inputs():
         model.elbo(torch.full((2, 6), 2.0, dtype=torch.float64))
     with pytest.raises(ValueError, match="6 entries"):
         model.elbo(torch.zeros(2, 5, dtype=torch.float64))
+
+
+def _hierarchy_2d():
+    torch.manual_seed(6)
+    prior = GaussianHierarchy(latent_dim=2, top_dim=1, hidden=8).double()
+    with torch.no_grad():
+        for p in prior.parameters():
+            p.add_(0.5 * torch.randn_like(p))  # a non-trivial conditional mean and scale
+    return prior
+
+
+def test_gaussian_hierarchy_is_a_normalised_density_matching_its_samples():
+    prior = _hierarchy_2d()
+    grid = torch.linspace(-12, 12, 1201, dtype=torch.float64)
+    z = torch.stack(torch.meshgrid(grid, grid, indexing="ij"), -1)  # [Z1, Z2, 2]
+    with torch.no_grad():
+        density = prior.log_prob(z).exp()
+        assert (density.sum() * (grid[1] - grid[0]) ** 2).item() == pytest.approx(1.0, abs=1e-4)
+        draws = prior.sample(200_000, grid, torch.Generator().manual_seed(7))
+    mean_z1 = (density * z[..., 0]).sum() / density.sum()  # E[z_1] by quadrature vs by sampling
+    assert draws[:, 0].mean().item() == pytest.approx(mean_z1.item(), abs=0.02)
+    assert draws[:, 1].std().item() == pytest.approx(1.0, abs=0.01)  # the top layer is N(0, 1)
+
+
+def test_hierarchical_vae_bounds_and_errors():
+    torch.manual_seed(8)
+    model, x = (
+        VAE.bernoulli(6, latent_dim=3, hidden=16, iaf_steps=1, iaf_hidden=8, top_dim=1).double(),
+        _data(),
+    )
+    assert model.decoder.net[0].in_features == 2  # the decoder reads z_1 only
+    with torch.no_grad():
+        torch.manual_seed(9)
+        bounds = [_mean_bound(model, x, k, samples=16000) for k in [1, 32]]
+    assert (bounds[0] < bounds[1]).all()
+    assert model.sample(4).shape == (4, 6)
+    with pytest.raises(ValueError, match="0 < top_dim < latent_dim"):
+        GaussianHierarchy(latent_dim=3, top_dim=3)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from genlab.video.models import RecurrentDenoiser, VideoTransformer, make_model
+from genlab.video.models import RecurrentDenoiser, VideoTransformer, VideoUViT, make_model
 
 
 def randomized(model):
@@ -18,6 +18,7 @@ MODELS = {
     "transformer": lambda causal=True: VideoTransformer(
         1, 8, 6, patch=4, dim=16, depth=2, heads=2, causal=causal
     ),
+    "uvit": lambda causal=True: VideoUViT(1, 8, 6, base=4, dim=16, depth=2, heads=2, causal=causal),
     "gru": lambda causal=True: RecurrentDenoiser(1, 8, base=8, hidden=8),
 }
 
@@ -37,8 +38,9 @@ def test_frame_k_has_exactly_zero_gradient_from_later_frames(name, k):
     assert (gx[: k + 1] > 0).all() and (gt[: k + 1] > 0).all()  # while every earlier frame matters
 
 
-def test_non_causal_transformer_sees_the_future():
-    gx, gt = input_grads(randomized(MODELS["transformer"](causal=False)), 0)
+@pytest.mark.parametrize("name", ["transformer", "uvit"])
+def test_non_causal_transformer_sees_the_future(name):
+    gx, gt = input_grads(randomized(MODELS[name](causal=False)), 0)
     assert (gx > 0).all() and (gt > 0).all()
 
 
@@ -72,5 +74,9 @@ def test_bad_shapes_and_lengths_are_named():
         gru(x, torch.full((2, 6), float("nan")))
     with pytest.raises(ValueError, match="divisible"):
         VideoTransformer(1, 10, 4, patch=4)
+    with pytest.raises(ValueError, match="at most 6"):
+        MODELS["uvit"]()(torch.randn(2, 7, 1, 8, 8), torch.rand(2, 7))
+    with pytest.raises(ValueError, match="divisible by 4"):
+        VideoUViT(1, 10, 4)
     with pytest.raises(ValueError, match="did you mean 'gru'"):
         make_model("gur")

@@ -2,7 +2,10 @@
 (Kingma & Welling 2014; Rezende et al. 2014), IAF posteriors (Kingma et al. 2016) and the
 importance-weighted bound (Burda et al. 2016).
 
-- Prior p(z) = N(0, I); decoder p(x | z) a product of Bernoullis for binarised data.
+- Prior p(z) = N(0, I), or the two-layer deep latent Gaussian model of Rezende et al. (2014, eq. 2-3),
+  p(z) = N(z_2; 0, I) N(z_1; mu(z_2), diag sigma(z_2)^2) with the decoder reading z_1 only; its true
+  posterior couples z_1 and z_2, which a diagonal q cannot express and IAF can (Kingma et al. 2016,
+  Sec. 6 uses such hierarchies). Decoder p(x | z) a product of Bernoullis for binarised data.
 - Encoder q(z | x): z_0 = mu + sigma * eps, eps ~ N(0, I), optionally followed by IAF steps that take
   the encoder's hidden state h as context: log q(z_T | x) = log N(eps) - sum log sigma - sum_t log|det dz_t/dz_{t-1}|
   (IAF eq. 8-10, the same change of variables as Rezende & Mohamed eq. 7).
@@ -63,6 +66,53 @@ class GaussianEncoder(nn.Module):
         return z, log_q
 
 
+class StandardNormal(nn.Module):
+    """p(z) = N(0, I) over ``latent_dim``; the decoder reads all of z."""
+
+    def __init__(self, latent_dim: int):
+        super().__init__()
+        self.latent_dim = self.visible_dim = latent_dim
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        return _standard_normal_log_prob(z)
+
+    def visible(self, z: torch.Tensor) -> torch.Tensor:
+        return z
+
+    def sample(self, n: int, like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        return torch.randn(n, self.latent_dim, generator=generator, device=like.device, dtype=like.dtype)
+
+
+class GaussianHierarchy(nn.Module):
+    """p(z) = N(z_2; 0, I) N(z_1; mu(z_2), diag sigma(z_2)^2) for z = [z_1, z_2] with ``top_dim`` dims
+    in z_2; the decoder reads z_1 only (a two-layer deep latent Gaussian model, Rezende et al. 2014).
+    The conditional starts as N(0, I) (zero-initialised last layer)."""
+
+    def __init__(self, latent_dim: int, top_dim: int, hidden: int = 256):
+        super().__init__()
+        if not 0 < top_dim < latent_dim:
+            raise ValueError(f"the top layer needs 0 < top_dim < latent_dim = {latent_dim}, got {top_dim}")
+        self.latent_dim, self.top_dim, self.visible_dim = latent_dim, top_dim, latent_dim - top_dim
+        self.net = _mlp([top_dim, hidden, hidden, 2 * self.visible_dim])
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        z1, z2 = z.split([self.visible_dim, self.top_dim], -1)
+        mu, log_sigma = self.net(z2).chunk(2, -1)
+        eps = (z1 - mu) * torch.exp(-log_sigma)
+        return _standard_normal_log_prob(z2) + _standard_normal_log_prob(eps) - log_sigma.sum(-1)
+
+    def visible(self, z: torch.Tensor) -> torch.Tensor:
+        return z[..., : self.visible_dim]
+
+    def sample(self, n: int, like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        draw = lambda d: torch.randn(n, d, generator=generator, device=like.device, dtype=like.dtype)  # noqa: E731
+        z2 = draw(self.top_dim)
+        mu, log_sigma = self.net(z2).chunk(2, -1)
+        return torch.cat([mu + log_sigma.exp() * draw(self.visible_dim), z2], -1)
+
+
 class BernoulliDecoder(nn.Module):
     """p(x | z) = prod_d Bernoulli(x_d; sigmoid(logits_d(z)))."""
 
@@ -80,18 +130,28 @@ class BernoulliDecoder(nn.Module):
 
 
 class VAE(nn.Module):
-    """``VAE(encoder, decoder)`` with a standard-normal prior; x is [B, data_dim] with values in [0, 1]."""
+    """``VAE(encoder, decoder, prior)`` (standard normal by default); x is [B, data_dim] in [0, 1]."""
 
-    def __init__(self, encoder: GaussianEncoder, decoder: BernoulliDecoder):
+    def __init__(self, encoder: GaussianEncoder, decoder: BernoulliDecoder, prior: nn.Module | None = None):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
+        self.prior = prior if prior is not None else StandardNormal(encoder.latent_dim)
 
     @classmethod
     def bernoulli(
-        cls, data_dim: int, latent_dim: int, hidden: int = 256, iaf_steps: int = 0, iaf_hidden: int = 64
+        cls,
+        data_dim: int,
+        latent_dim: int,
+        hidden: int = 256,
+        iaf_steps: int = 0,
+        iaf_hidden: int = 64,
+        top_dim: int = 0,
     ) -> VAE:
+        """``top_dim`` > 0: of the ``latent_dim`` dims, ``top_dim`` form the top layer of a
+        ``GaussianHierarchy`` prior."""
         encoder = GaussianEncoder(data_dim, latent_dim, hidden, iaf_steps, iaf_hidden)
-        return cls(encoder, BernoulliDecoder(latent_dim, data_dim, hidden))
+        prior = GaussianHierarchy(latent_dim, top_dim, hidden) if top_dim else StandardNormal(latent_dim)
+        return cls(encoder, BernoulliDecoder(prior.visible_dim, data_dim, hidden), prior)
 
     def _check(self, x: torch.Tensor) -> None:
         check_features(x, 2, self.encoder.data_dim)
@@ -105,7 +165,7 @@ class VAE(nn.Module):
         """(log p(x | z), log q(z | x) - log p(z)) for k posterior samples: two tensors [k, B]."""
         self._check(x)
         z, log_q = self.encoder(x, k)
-        return self.decoder.log_prob(x, z), log_q - _standard_normal_log_prob(z)
+        return self.decoder.log_prob(x, self.prior.visible(z)), log_q - self.prior.log_prob(z)
 
     def elbo(self, x: torch.Tensor) -> torch.Tensor:
         """One-sample ELBO estimate per example, [B]."""
@@ -129,6 +189,5 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Bernoulli means sigmoid(logits(z)) for n prior draws, [n, data_dim]."""
-        p = next(self.parameters())
-        z = torch.randn(n, self.encoder.latent_dim, generator=generator, device=p.device, dtype=p.dtype)
-        return torch.sigmoid(self.decoder(z))
+        z = self.prior.sample(n, next(self.parameters()), generator)
+        return torch.sigmoid(self.decoder(self.prior.visible(z)))

@@ -64,6 +64,7 @@ class VAEDigitsConfig(TrainConfig):
     binarize: Literal["threshold", "dynamic"] = "threshold"
     threshold: float = 0.5  # of the grey range; 0.5 is level 8 of sklearn's 16
     latent_dim: int = 8
+    top_dim: int = 0  # > 0: that many of the latent dims form the top layer of a two-layer prior
     hidden: int = 256
     iaf_steps: int = 2
     iaf_hidden: int = 64
@@ -91,7 +92,9 @@ class VAEDigitsTask:
         self.test = binarize(test, threshold, seed=cfg.seed + 6)
         self.train_set = TensorDataset(self.train if threshold is not None else train.flatten(1))
         iaf_steps = cfg.iaf_steps if cfg.posterior == "iaf" else 0
-        self.model = VAE.bernoulli(self.train.shape[1], cfg.latent_dim, cfg.hidden, iaf_steps, cfg.iaf_hidden)
+        self.model = VAE.bernoulli(
+            self.train.shape[1], cfg.latent_dim, cfg.hidden, iaf_steps, cfg.iaf_hidden, cfg.top_dim
+        )
 
     def loss(self, model, x):
         if self.cfg.binarize == "dynamic":

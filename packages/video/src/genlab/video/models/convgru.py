@@ -5,9 +5,8 @@ Ballas et al. 2016).
 Chen et al. write the causal model as z_k = RNN(z_{k-1}, x_k^{t_k}, t_k) with the prediction of
 frame k read from z_k: the state summarises the (noisy) past, so frame k depends on frames 0..k
 only, a rollout carries z instead of a window of frames, and the sequence may be any length. Here
-each frame is encoded on its own to 1/4 resolution by residual blocks modulated by its noise level
-(genlab.core.nn.unet.ResBlock, adaptive GroupNorm), the GRU runs over frames on that map, and a
-decoder with skip connections from the frame's own encoder reads the prediction from [z_k, e_k].
+each frame is encoded on its own to 1/4 resolution (genlab.video.models.codec), the GRU runs over
+frames on that map, and the frame's decoder reads the prediction from [z_k, e_k].
 Interface: ``model(x [B, T, C, H, W], t [B, T], state=None) -> [B, T, C, H, W]``; ``scan`` also
 returns the final state, ``initial_state`` the zero state.
 """
@@ -15,10 +14,10 @@ returns the final state, ``initial_state`` the zero state.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from genlab.core.nn.unet import ResBlock
+from genlab.video.models.codec import FrameCodec
 from genlab.video.models.common import check_clip, time_embedding
 
 
@@ -36,10 +35,6 @@ class ConvGRUCell(nn.Module):
         return (1 - u) * h + u * n
 
 
-def _up(cin: int, cout: int) -> nn.Sequential:
-    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, padding=1))
-
-
 class RecurrentDenoiser(nn.Module):
     """A per-frame conv encoder/decoder around a ConvGRU at 1/4 resolution; causal by construction."""
 
@@ -47,25 +42,12 @@ class RecurrentDenoiser(nn.Module):
 
     def __init__(self, channels: int = 1, size: int = 32, base: int = 32, hidden: int = 64):
         super().__init__()
-        if size % 4:
-            raise ValueError(f"frame size {size} must be divisible by 4 (two stride-2 stages)")
         self.channels, self.size, self.hidden = channels, size, hidden
         emb, wide = 4 * base, 2 * base
         self.time = time_embedding(emb)
-        self.stem = nn.Conv2d(channels, base, 3, padding=1)
-        self.enc1 = ResBlock(base, base, emb)
-        self.down1 = nn.Conv2d(base, wide, 3, stride=2, padding=1)
-        self.enc2 = ResBlock(wide, wide, emb)
-        self.down2 = nn.Conv2d(wide, wide, 3, stride=2, padding=1)
-        self.enc3 = ResBlock(wide, wide, emb)
+        self.codec = FrameCodec(channels, size, base, wide, emb)
         self.cell = ConvGRUCell(wide, hidden)
         self.mid = ResBlock(hidden + wide, wide, emb)
-        self.up2, self.dec2 = _up(wide, wide), ResBlock(2 * wide, wide, emb)
-        self.up1, self.dec1 = _up(wide, base), ResBlock(2 * base, base, emb)
-        self.out_norm = nn.GroupNorm(min(8, base), base)
-        self.out = nn.Conv2d(base, channels, 3, padding=1)
-        nn.init.zeros_(self.out.weight)  # the network starts by predicting 0
-        nn.init.zeros_(self.out.bias)
 
     def initial_state(self, batch: int, device=None, dtype=None) -> torch.Tensor:
         """The zero state [B, hidden, size / 4, size / 4]: no past."""
@@ -88,18 +70,14 @@ class RecurrentDenoiser(nn.Module):
         b, n = x.shape[:2]
         h = self._check_state(state, x)
         emb = self.time(t).flatten(0, 1)
-        e1 = self.enc1(self.stem(x.flatten(0, 1)), emb)
-        e2 = self.enc2(self.down1(e1), emb)
-        e3 = self.enc3(self.down2(e2), emb)
+        e1, e2, e3 = self.codec.encode(x.flatten(0, 1), emb)
         frames = e3.unflatten(0, (b, n))
         states = []
         for k in range(n):  # the only sequential part: z_k = GRU(z_{k-1}, e_k)
             h = self.cell(frames[:, k], h)
             states.append(h)
         m = self.mid(torch.cat([torch.stack(states, 1).flatten(0, 1), e3], 1), emb)
-        d2 = self.dec2(torch.cat([self.up2(m), e2], 1), emb)
-        d1 = self.dec1(torch.cat([self.up1(d2), e1], 1), emb)
-        out = self.out(F.silu(self.out_norm(d1)))
+        out = self.codec.decode(m, (e1, e2), emb)
         return out.unflatten(0, (b, n)), h
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:

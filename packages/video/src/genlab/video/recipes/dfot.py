@@ -31,7 +31,7 @@ from genlab.video.recipes.diffusion_forcing import DiffusionForcingVideoConfig, 
 @dataclass
 class DFoTConfig(DiffusionForcingVideoConfig):
     objective: Literal["diffusion-forcing", "history-dropout"] = "diffusion-forcing"
-    model: Literal["transformer"] = "transformer"
+    model: Literal["transformer", "uvit"] = "transformer"
     causal: bool = False
     dropout: float = 0.1  # history-dropout: probability that the history is dropped in training
     guidance: str = "conditional,vanilla:2,fractional:2:0.5"

@@ -67,7 +67,7 @@ Objective = Literal["diffusion-forcing", "teacher-forcing", "full-sequence"]
 class DiffusionForcingVideoConfig(TrainConfig):
     data: Literal["moving-digits", "shapes"] = "moving-digits"
     objective: Objective = "diffusion-forcing"
-    model: Literal["transformer", "gru"] = "gru"  # the ConvGRU learns far faster per CPU second
+    model: Literal["transformer", "uvit", "gru"] = "gru"  # the ConvGRU learns far faster per CPU second
     causal: bool = True  # False: the non-causal transformer (DFoT); not for rollouts of this recipe
     size: int = 32
     frames: int = 16  # training clip length N, and the transformer's window
@@ -76,7 +76,7 @@ class DiffusionForcingVideoConfig(TrainConfig):
     dim: int = 64
     depth: int = 4
     heads: int = 4
-    base: int = 16  # ConvGRU
+    base: int = 16  # ConvGRU and U-ViT frame levels
     hidden: int = 32
     schedule: ScheduleName = "cosine"
     kind: KindName = "v"
@@ -148,11 +148,10 @@ class DiffusionForcingVideoTask:
             [test.sequence(i, cfg.context + self.rollout_frames) for i in range(cfg.n_eval)]
         )
         channels = self.truth.shape[2]
-        if cfg.model == "transformer":
-            sizes = dict(frames=cfg.frames, patch=cfg.patch, dim=cfg.dim, depth=cfg.depth, heads=cfg.heads)
-            self.model = make_model(
-                "transformer", channels=channels, size=cfg.size, causal=cfg.causal, **sizes
-            )
+        if cfg.model != "gru":
+            width = dict(patch=cfg.patch) if cfg.model == "transformer" else dict(base=cfg.base)
+            sizes = dict(frames=cfg.frames, dim=cfg.dim, depth=cfg.depth, heads=cfg.heads, **width)
+            self.model = make_model(cfg.model, channels=channels, size=cfg.size, causal=cfg.causal, **sizes)
         else:
             self.model = make_model("gru", channels=channels, size=cfg.size, base=cfg.base, hidden=cfg.hidden)
         self.schedule = get_schedule(cfg.schedule)
