@@ -1,8 +1,11 @@
 """``dfot-video``: the Diffusion Forcing Transformer and history guidance (Song et al. 2025,
 "History-Guided Video Diffusion") on procedural video, against the paper's baseline.
 
-- ``--objective diffusion-forcing`` (DFoT): a non-causal space-time transformer trained with
-  independent per-frame noise levels, so that any frames at any level can serve as history.
+- ``--objective diffusion-forcing`` (DFoT): a non-causal video transformer trained with
+  independent per-frame noise levels, so that any frames at any level can serve as history. The
+  default backbone is the U-ViT (``--model uvit``: convolutional frame levels around space-time
+  transformer blocks, the paper's U-ViT3D); ``--model transformer`` is the plain patch transformer
+  (DiT3D), which on CPU budgets learns the frames far more slowly.
 - ``--objective history-dropout`` (the baseline): the same network trained as a conventional
   conditional model: the first ``frames - chunk`` frames are clean history, dropped (level 1) with
   probability ``dropout``; the future shares one level. It supports CFG on history and nothing more.
@@ -31,7 +34,8 @@ from genlab.video.recipes.diffusion_forcing import DiffusionForcingVideoConfig, 
 @dataclass
 class DFoTConfig(DiffusionForcingVideoConfig):
     objective: Literal["diffusion-forcing", "history-dropout"] = "diffusion-forcing"
-    model: Literal["transformer", "uvit"] = "transformer"
+    model: Literal["transformer", "uvit"] = "uvit"
+    depth: int = 2
     causal: bool = False
     dropout: float = 0.1  # history-dropout: probability that the history is dropped in training
     guidance: str = "conditional,vanilla:2,fractional:2:0.5"
