@@ -12,7 +12,10 @@ how a rollout is sampled (``genlab.video.sampling``):
   re-noised to their level (replacement).
 
 The model is the ConvGRU (carrying its state; the default, which learns far faster per CPU second
-than the transformer) or the causal space-time transformer (sliding window of ``frames``). Evaluation, the paper's claim made a number: on held-out sequences, roll out
+than the transformer) or a causal space-time model over a sliding window of ``frames``: the patch
+transformer or the U-ViT (``--model uvit``, convolutional frame levels around the same blocks).
+
+Evaluation, the paper's claim made a number: on held-out sequences, roll out
 ``rollout_factor`` x ``frames`` frames after ``context`` ground-truth frames and compare each frame
 with the exact ground truth: mean PSNR over the first N (= ``frames``) and over all generated
 frames, SSIM, the divergence horizon (first frame after which PSNR stays below ``psnr_threshold``
