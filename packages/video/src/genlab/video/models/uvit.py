@@ -4,10 +4,10 @@ U-ViT3D; after simple diffusion's U-ViT, Hoogeboom et al. 2023, and SiD2's resid
 per resolution).
 
 Plain patch transformers learn pixel detail slowly (on moving digits the ``transformer`` model fits
-one batch to a loss 2.4x the ConvGRU's in the same steps); convolutions at the outer levels give the
-U-ViT the image prior, and the transformer blocks, where frames meet, stay the DFoT's: spatial
-attention within a frame, temporal attention across frames (causal or not), each frame adaLN-Zero
-modulated by its own noise level. Interface: ``model(x [B, T, C, H, W], t [B, T] or [B])``.
+one batch to more than twice the ConvGRU's loss in the same steps: benchmarks/video_backbones.py);
+convolutions at the outer levels give the U-ViT the image prior, and the transformer blocks, where
+frames meet, stay the DFoT's: spatial attention within a frame, temporal attention across frames
+(causal or not), each frame adaLN-Zero modulated by its own noise level. Interface: ``model(x [B, T, C, H, W], t [B, T] or [B])``.
 """
 
 from __future__ import annotations
