@@ -107,10 +107,10 @@ class GaussianHierarchy(nn.Module):
         return z[..., : self.visible_dim]
 
     def sample(self, n: int, like: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        draw = lambda d: torch.randn(n, d, generator=generator, device=like.device, dtype=like.dtype)  # noqa: E731
-        z2 = draw(self.top_dim)
+        eps = torch.randn(n, self.latent_dim, generator=generator, device=like.device, dtype=like.dtype)
+        eps1, z2 = eps.split([self.visible_dim, self.top_dim], -1)
         mu, log_sigma = self.net(z2).chunk(2, -1)
-        return torch.cat([mu + log_sigma.exp() * draw(self.visible_dim), z2], -1)
+        return torch.cat([mu + log_sigma.exp() * eps1, z2], -1)
 
 
 class BernoulliDecoder(nn.Module):

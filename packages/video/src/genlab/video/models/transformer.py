@@ -50,6 +50,25 @@ class SpaceTimeBlock(nn.Module):
         return h + g3 * self.mlp(_modulate(self.norm(h), s3, c3))
 
 
+class SpaceTimeStack(nn.Module):
+    """Learned space and time positions, then ``depth`` SpaceTimeBlocks over tokens h [B, T, N, D]
+    (N = ``tokens`` per frame, T <= ``frames``) with per-frame conditions c [B, T, 1, D]."""
+
+    def __init__(self, tokens: int, frames: int, dim: int, depth: int, heads: int, causal: bool):
+        super().__init__()
+        if frames < 1:
+            raise ValueError(f"frames must be >= 1, got {frames}")
+        self.pos_space = nn.Parameter(torch.randn(tokens, dim) * 0.02)
+        self.pos_time = nn.Parameter(torch.randn(frames, 1, dim) * 0.02)
+        self.blocks = nn.ModuleList(SpaceTimeBlock(dim, heads, causal) for _ in range(depth))
+
+    def forward(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        h = h + self.pos_space + self.pos_time[: h.shape[1]]
+        for block in self.blocks:
+            h = block(h, c)
+        return h
+
+
 class VideoTransformer(nn.Module):
     """``model(x [B, T, C, H, W], t [B, T] or [B]) -> [B, T, C, H, W]`` for T <= ``frames``.
 
@@ -73,14 +92,10 @@ class VideoTransformer(nn.Module):
         super().__init__()
         if size % patch:
             raise ValueError(f"frame size {size} is not divisible by the patch size {patch}")
-        if frames < 1:
-            raise ValueError(f"frames must be >= 1, got {frames}")
         self.channels, self.size, self.frames, self.patch, self.causal = channels, size, frames, patch, causal
         self.embed = nn.Linear(channels * patch * patch, dim)
-        self.pos_space = nn.Parameter(torch.randn((size // patch) ** 2, dim) * 0.02)
-        self.pos_time = nn.Parameter(torch.randn(frames, 1, dim) * 0.02)
         self.time = time_embedding(dim)
-        self.blocks = nn.ModuleList(SpaceTimeBlock(dim, heads, causal) for _ in range(depth))
+        self.stack = SpaceTimeStack((size // patch) ** 2, frames, dim, depth, heads, causal)
         self.norm = nn.LayerNorm(dim, elementwise_affine=False)
         self.final_mod = nn.Linear(dim, 2 * dim)
         self.head = nn.Linear(dim, channels * patch * patch)
@@ -92,10 +107,8 @@ class VideoTransformer(nn.Module):
         t = check_clip(x, t, self.channels, self.size, self.frames)
         p, side = self.patch, self.size // self.patch
         h = self.embed(rearrange(x, "b t c (h p) (w q) -> b t (h w) (c p q)", p=p, q=p))
-        h = h + self.pos_space + self.pos_time[: x.shape[1]]
         c = self.time(t)[:, :, None]  # [B, T, 1, D]: one condition per frame
-        for block in self.blocks:
-            h = block(h, c)
+        h = self.stack(h, c)
         shift, scale = self.final_mod(F.silu(c)).chunk(2, dim=-1)
         out = self.head(_modulate(self.norm(h), shift, scale))
         return rearrange(out, "b t (h w) (c p q) -> b t c (h p) (w q)", h=side, p=p, q=p)

@@ -18,7 +18,7 @@ from torch import nn
 
 from genlab.video.models.codec import FrameCodec
 from genlab.video.models.common import check_clip, time_embedding
-from genlab.video.models.transformer import SpaceTimeBlock
+from genlab.video.models.transformer import SpaceTimeStack
 
 
 class VideoUViT(nn.Module):
@@ -40,16 +40,12 @@ class VideoUViT(nn.Module):
         causal: bool = True,
     ):
         super().__init__()
-        if frames < 1:
-            raise ValueError(f"frames must be >= 1, got {frames}")
         self.channels, self.size, self.frames, self.causal = channels, size, frames, causal
         wide = 2 * base
         self.time = time_embedding(dim)
         self.codec = FrameCodec(channels, size, base, wide, dim)
         self.to_tokens, self.from_tokens = nn.Linear(wide, dim), nn.Linear(dim, wide)
-        self.pos_space = nn.Parameter(torch.randn((size // 4) ** 2, dim) * 0.02)
-        self.pos_time = nn.Parameter(torch.randn(frames, 1, dim) * 0.02)
-        self.blocks = nn.ModuleList(SpaceTimeBlock(dim, heads, causal) for _ in range(depth))
+        self.stack = SpaceTimeStack((size // 4) ** 2, frames, dim, depth, heads, causal)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         t = check_clip(x, t, self.channels, self.size, self.frames)
@@ -57,9 +53,6 @@ class VideoUViT(nn.Module):
         c = self.time(t)  # [B, T, D]: one condition per frame
         emb = c.flatten(0, 1)
         e1, e2, e3 = self.codec.encode(x.flatten(0, 1), emb)
-        h = self.to_tokens(rearrange(e3, "(b t) d h w -> b t (h w) d", b=b))
-        h = h + self.pos_space + self.pos_time[:n]
-        for block in self.blocks:
-            h = block(h, c[:, :, None])
+        h = self.stack(self.to_tokens(rearrange(e3, "(b t) d h w -> b t (h w) d", b=b)), c[:, :, None])
         m = rearrange(self.from_tokens(h), "b t (h w) d -> (b t) d h w", h=self.size // 4)
         return self.codec.decode(m, (e1, e2), emb).unflatten(0, (b, n))
