@@ -76,3 +76,14 @@ def test_single_digit_evaluation_scores_the_truth_as_intact():
     assert metrics["identity_horizon"] == task.rollout_frames
     with pytest.raises(ValueError, match="eval_digits >= 1 needs --data moving-digits"):
         recipe.build(recipe.make_config("smoke", {"eval_digits": "1", "data": "shapes"}))
+
+
+def test_single_digit_training_clips_and_their_default_evaluation():
+    recipe = get_recipe("diffusion-forcing-video")
+    task = recipe.build(recipe.make_config("smoke", {"digits": "1", "size": "32"}))
+    assert {len(task.train_set.labels(i)) for i in range(20)} == {1}
+    assert all(len(labels) == 1 for labels in task.test_labels)  # eval_digits 0: as in training
+    mixed = recipe.build(recipe.make_config("smoke", {"size": "32"}))
+    assert {len(mixed.train_set.labels(i)) for i in range(20)} == {1, 2}
+    with pytest.raises(ValueError, match="digits >= 1 needs --data moving-digits"):
+        recipe.build(recipe.make_config("smoke", {"digits": "1", "data": "shapes"}))

@@ -94,7 +94,8 @@ class DiffusionForcingVideoConfig(TrainConfig):
     context: int = 8  # ground-truth frames a rollout starts from
     rollout_factor: int = 8  # rollouts of rollout_factor * frames generated frames
     n_eval: int = 16
-    eval_digits: int = 0  # digits per held-out sequence (moving digits); 0: the training mix of 1-2
+    digits: int = 0  # digits per training clip (moving digits); 0: a mix of 1 and 2
+    eval_digits: int = 0  # digits per held-out sequence (moving digits); 0: the training clips' number
     psnr_threshold: float = (
         18.0  # the truth shifted by 1 pixel scores 21 dB, by 2 pixels 16, a blank frame 12
     )
@@ -124,7 +125,14 @@ class DiffusionForcingVideoTask:
         if cfg.model == "gru" and not cfg.causal:
             raise ValueError("the ConvGRU is causal by construction; causal=false needs model=transformer")
         self.cfg = cfg
+        for name in ("digits", "eval_digits"):
+            if getattr(cfg, name) < 0 or (getattr(cfg, name) and cfg.data != "moving-digits"):
+                raise ValueError(
+                    f"{name} >= 1 needs --data moving-digits (0: the default), got {getattr(cfg, name)}"
+                )
         extra = {"digit_size": cfg.size // 2} if cfg.data == "moving-digits" else {}
+        if cfg.digits:
+            extra["digits"] = (cfg.digits, cfg.digits)
         self.train_set = make_dataset(
             cfg.data,
             "train",
@@ -134,10 +142,6 @@ class DiffusionForcingVideoTask:
             seed=cfg.seed,
             **extra,
         )
-        if cfg.eval_digits < 0 or (cfg.eval_digits and cfg.data != "moving-digits"):
-            raise ValueError(
-                f"eval_digits >= 1 needs --data moving-digits (0: the training mix), got {cfg.eval_digits}"
-            )
         if cfg.eval_digits:
             extra["digits"] = (cfg.eval_digits, cfg.eval_digits)
         test = make_dataset(
