@@ -22,8 +22,9 @@ frames, SSIM, the divergence horizon (first frame after which PSNR stays below `
 dB), the brightness mass of the rollout over the truth's (1 while the objects stay intact, even
 off track), on moving digits the digit identity (the fraction of digits the shipped digits classifier
 still recognises, wherever they are; ``eval_digits 1`` makes the held-out sequences single-digit,
-where identity is unambiguous and the continuation deterministic), two reference predictors (a blank frame; the last context frame repeated, over the first N)
-and throughput.
+where identity is unambiguous and the continuation deterministic; ``digits 1`` trains on
+single-digit clips too), two reference predictors (a blank frame; the last context frame repeated,
+over the first N) and throughput.
 ``samples.png`` shows rollouts above their ground truth, ``rollout.gif`` plays them side by side
 and ``psnr.png`` (``identity.png``) plots PSNR (digit identity) against frame.
 """
