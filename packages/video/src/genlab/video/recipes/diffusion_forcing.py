@@ -126,11 +126,9 @@ class DiffusionForcingVideoTask:
         if cfg.model == "gru" and not cfg.causal:
             raise ValueError("the ConvGRU is causal by construction; causal=false needs model=transformer")
         self.cfg = cfg
-        for name in ("digits", "eval_digits"):
-            if getattr(cfg, name) < 0 or (getattr(cfg, name) and cfg.data != "moving-digits"):
-                raise ValueError(
-                    f"{name} >= 1 needs --data moving-digits (0: the default), got {getattr(cfg, name)}"
-                )
+        for name, value in (("digits", cfg.digits), ("eval_digits", cfg.eval_digits)):
+            if value < 0 or (value and cfg.data != "moving-digits"):
+                raise ValueError(f"{name} >= 1 needs --data moving-digits (0: the default), got {value}")
         extra = {"digit_size": cfg.size // 2} if cfg.data == "moving-digits" else {}
         if cfg.digits:
             extra["digits"] = (cfg.digits, cfg.digits)
