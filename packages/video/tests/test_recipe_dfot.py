@@ -29,3 +29,13 @@ def test_bad_configs_are_refused():
         recipe.build(recipe.make_config("smoke", {"guidance": "conditional,vanila:2"}))
     with pytest.raises(ValueError, match="at least one setting"):
         recipe.build(recipe.make_config("smoke", {"guidance": " , "}))
+
+
+def test_clips_hold_one_digit_unless_asked_for_the_mix():
+    """The empty history must mean as many digits as the held-out sequences (see dfot.py)."""
+    recipe = get_recipe("dfot-video")
+    task = recipe.build(recipe.make_config("smoke", {}))
+    assert {len(task.train_set.labels(i)) for i in range(20)} == {1}
+    assert all(len(labels) == 1 for labels in task.test_labels)
+    mixed = recipe.build(recipe.make_config("smoke", {"digits": "0"}))
+    assert {len(mixed.train_set.labels(i)) for i in range(20)} == {1, 2}

@@ -16,6 +16,11 @@ setting in ``guidance`` (comma-separated ``name[:scale[:level]]``: conditional, 
 fractional:2:0.5, stabilized_vanilla:2, ...; see ``genlab.video.history``) is rolled out from the
 same held-out contexts and scored like ``diffusion-forcing-video``, its numbers prefixed by the
 setting, plus frame prediction (PSNR / SSIM over the first chunk after the context).
+
+The clips hold one digit by default (``--digits 1``; 0: the mix of one and two): guidance pushes the
+prediction away from the empty-history one, the data's mean, and if that mean holds more digits
+than the held-out sequence, guided rollouts lose ink window after window (measured by
+``benchmarks/history_guidance_ink.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class DFoTConfig(DiffusionForcingVideoConfig):
     depth: int = 2
     causal: bool = False
     dropout: float = 0.1  # history-dropout: probability that the history is dropped in training
+    digits: int = 1  # digits per clip; 0: a mix of 1 and 2 (see the module docstring)
     guidance: str = "conditional,vanilla:2,fractional:2:0.5"
     scheduling: Literal["pyramid", "autoregressive", "trapezoid", "full_sequence"] = "full_sequence"
     steps: int = 3000
