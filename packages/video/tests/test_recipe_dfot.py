@@ -39,3 +39,6 @@ def test_clips_hold_one_digit_unless_asked_for_the_mix():
     assert all(len(labels) == 1 for labels in task.test_labels)
     mixed = recipe.build(recipe.make_config("smoke", {"digits": "0"}))
     assert {len(mixed.train_set.labels(i)) for i in range(20)} == {1, 2}
+    with pytest.raises(ValueError, match="pass --digits 0 with --data shapes"):
+        recipe.build(recipe.make_config("smoke", {"data": "shapes"}))
+    recipe.build(recipe.make_config("smoke", {"data": "shapes", "digits": "0"}))  # no digits to count

@@ -7,7 +7,8 @@ Plain patch transformers learn pixel detail slowly (on moving digits the ``trans
 one batch to more than twice the ConvGRU's loss in the same steps: benchmarks/video_backbones.py);
 convolutions at the outer levels give the U-ViT the image prior, and the transformer blocks, where
 frames meet, stay the DFoT's: spatial attention within a frame, temporal attention across frames
-(causal or not), each frame adaLN-Zero modulated by its own noise level. Interface: ``model(x [B, T, C, H, W], t [B, T] or [B])``.
+(causal or not), each frame adaLN-Zero modulated by its own noise level.
+Interface: ``model(x [B, T, C, H, W], t [B, T] or [B])``.
 """
 
 from __future__ import annotations

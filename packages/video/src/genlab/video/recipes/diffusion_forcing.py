@@ -128,7 +128,9 @@ class DiffusionForcingVideoTask:
         self.cfg = cfg
         for name, value in (("digits", cfg.digits), ("eval_digits", cfg.eval_digits)):
             if value < 0 or (value and cfg.data != "moving-digits"):
-                raise ValueError(f"{name} >= 1 needs --data moving-digits (0: the default), got {value}")
+                raise ValueError(
+                    f"{name} >= 1 needs --data moving-digits, got {value} (pass --{name} 0 with --data {cfg.data})"
+                )
         extra = {"digit_size": cfg.size // 2} if cfg.data == "moving-digits" else {}
         if cfg.digits:
             extra["digits"] = (cfg.digits, cfg.digits)
