@@ -5,11 +5,11 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from genlab.core import checkpoint
+from genlab.core import checkpoint, distributed
 from genlab.core.checkpoint import CheckpointError
 from genlab.core.flow.matching import cfm_loss
 from genlab.core.nn import TimeMLP
-from genlab.core.trainer import NonFiniteLossError, TrainConfig, Trainer, lr_at
+from genlab.core.trainer import Batches, NonFiniteLossError, SizedTensorDataset, TrainConfig, Trainer, lr_at
 
 CFG = dict(
     steps=20, batch_size=64, lr=1e-2, warmup=5, ckpt_every=10, log_every=5, ema_decay=0.9, device="cpu"
@@ -154,3 +154,19 @@ def test_resume_keeps_one_metrics_history_and_saves_the_end_once(tmp_path, monke
     assert calls == [10, 20]
     make_trainer(tmp_path, ckpt_every=10).fit()  # a finished run resumed does not write again
     assert calls == [10, 20]
+
+
+def test_batches_of_a_sized_dataset_hold_items_of_similar_size_and_cover_the_epoch():
+    sizes = torch.randint(3, 30, (1000,), generator=torch.Generator().manual_seed(0))
+    data = SizedTensorDataset(torch.arange(1000), sizes=sizes)
+    batches = Batches(data, 20, distributed.DistInfo(0, 1, torch.device("cpu")), seed=3)
+    epoch = [batches(step) for step in range(batches.steps_per_epoch)]
+    seen = torch.cat(epoch)
+    assert len(seen) == 1000 and len(set(seen.tolist())) == 1000  # each item once per epoch
+    spread = torch.stack([sizes[b].max() - sizes[b].min() for b in epoch]).float().mean()
+    assert spread <= 2  # a random batch of 20 spans ~23 sizes
+    again = Batches(data, 20, distributed.DistInfo(0, 1, torch.device("cpu")), seed=3)
+    assert all(torch.equal(again(s), b) for s, b in enumerate(epoch))  # a pure function of (seed, step)
+    assert not torch.equal(batches(batches.steps_per_epoch), epoch[0])  # a new grouping next epoch
+    with pytest.raises(ValueError, match="one per item"):
+        SizedTensorDataset(torch.arange(10), sizes=torch.ones(9))

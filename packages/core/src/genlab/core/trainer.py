@@ -83,8 +83,43 @@ def ema_model(model: nn.Module, decay: float) -> AveragedModel:
     return AveragedModel(model, multi_avg_fn=update, use_buffers=True)
 
 
+class SizedTensorDataset(TensorDataset):
+    """A ``TensorDataset`` whose items have a size (atoms in a molecule, tokens in a sequence).
+
+    The trainer batches it by size (``group_by_size``), so that a batch padded to its largest item
+    wastes little work on padding: about half of an O(N^2) model's step on molecules of 3-29 atoms.
+    """
+
+    def __init__(self, *tensors: torch.Tensor, sizes: torch.Tensor):
+        super().__init__(*tensors)
+        sizes = torch.as_tensor(sizes)
+        if sizes.shape != (len(self),):
+            raise ValueError(f"sizes must have shape [{len(self)}] (one per item), got {list(sizes.shape)}")
+        self.sizes = sizes
+
+
+def group_by_size(
+    order: torch.Tensor, sizes: torch.Tensor, batch: int, generator: torch.Generator, group: int = 50
+) -> torch.Tensor:
+    """Reorder an epoch's item order into batches of similar size, in random batch order.
+
+    The order is cut into chunks of ``group`` batches, each chunk sorted by size and split into
+    batches, and the batches shuffled: every item still comes once per epoch, and which items meet
+    in a batch stays random among items of about the same size. Items past the last full batch are
+    dropped, as the trainer never reaches them.
+    """
+    order = order[: len(order) // batch * batch]
+    batches = [
+        part
+        for chunk in order.split(batch * group)
+        for part in chunk[sizes[chunk].argsort(stable=True)].split(batch)
+    ]
+    return torch.cat([batches[i] for i in torch.randperm(len(batches), generator=generator)])
+
+
 class Batches:
-    """Batch ``step`` of this rank: a slice of a seeded DistributedSampler's epoch order."""
+    """Batch ``step`` of this rank: a slice of a seeded DistributedSampler's epoch order (grouped by
+    size when the dataset is a ``SizedTensorDataset``)."""
 
     def __init__(self, dataset: Dataset, global_batch: int, info: distributed.DistInfo, seed: int):
         if global_batch % info.world_size:
@@ -96,6 +131,7 @@ class Batches:
         self.steps_per_epoch = len(self.sampler) // self.per_rank
         if self.steps_per_epoch == 0:
             raise ValueError(f"dataset of {len(dataset)} items is smaller than one batch of {global_batch}")
+        self.seed, self.rank = seed, info.rank
         self._epoch, self._order = -1, []
 
     def __call__(self, step: int):
@@ -103,6 +139,9 @@ class Batches:
         if epoch != self._epoch:
             self.sampler.set_epoch(epoch)
             self._epoch, self._order = epoch, torch.tensor(list(self.sampler))
+            if isinstance(self.dataset, SizedTensorDataset):
+                gen = torch.Generator().manual_seed(hash((self.seed, epoch, self.rank)) % 2**63)
+                self._order = group_by_size(self._order, self.dataset.sizes, self.per_rank, gen)
         idx = self._order[i * self.per_rank : (i + 1) * self.per_rank]
         if isinstance(self.dataset, TensorDataset):
             parts = [t[idx] for t in self.dataset.tensors]

@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from torch.utils.data import TensorDataset
 
 from genlab.core.recipe import Recipe
-from genlab.core.trainer import TrainConfig
+from genlab.core.trainer import SizedTensorDataset, TrainConfig
 from genlab.molecules.convert import dense_to_data_list
 from genlab.molecules.dataset import qm9like_dataset
 from genlab.molecules.denoisers import build_denoiser
@@ -87,7 +86,7 @@ class EDMTask:
         train, test = data[: -cfg.n_test], data[-cfg.n_test :]
         self.train_smiles = [d.smiles for d in train]
         pos, types = pack(train)
-        self.train_set = TensorDataset(pos, types)
+        self.train_set = SizedTensorDataset(pos, types, sizes=(types >= 0).sum(1))  # batches of like sizes
         self.test = pack(test)
         self.counts = AtomCounts((types >= 0).sum(1))
         schedule = PolynomialSchedule(cfg.schedule_power, cfg.noise_precision)
