@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from genlab.core.cli import main
-from genlab.core.recipe import discover, get_recipe
+from genlab.core.cli import _field_pairs, main
+from genlab.core.recipe import discover, get_recipe, parse_fields
+from genlab.core.trainer import TrainConfig
 
 
 def run_cli(capsys, *argv):
@@ -94,6 +95,8 @@ def test_presets_and_typed_fields():
     assert recipe.make_config("smoke").steps == 60
     cfg = recipe.make_config("default", {"lr": "3e-4", "hidden": "32", "method": "rk4"})
     assert (cfg.lr, cfg.hidden, cfg.method) == (3e-4, 32, "rk4")
+    pairs = _field_pairs(["--mixed_precision", "--steps", "7", "--grad_clip=0"])
+    assert parse_fields(TrainConfig, pairs) == {"mixed_precision": True, "steps": 7, "grad_clip": 0.0}
 
 
 @pytest.mark.parametrize(
@@ -105,6 +108,7 @@ def test_presets_and_typed_fields():
         (["train", "flow-2d", "--method", "rk5"], "field method must be one of euler, midpoint, heun, rk4"),
         (["train", "flow-2d", "--density", "checkerbord"], "must be one of"),
         (["train", "flow-2d", "--hidden"], "has no value"),
+        (["train", "flow-2d", "--hidden", "--steps", "3"], "config field --hidden has no value"),
     ],
 )
 def test_bad_input_gets_a_clear_error(capsys, argv, message):

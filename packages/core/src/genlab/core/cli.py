@@ -13,7 +13,8 @@ from genlab.core.run import RunDirError, evaluate_run, load_run, saved_config, t
 
 
 def _field_pairs(extra: list[str]) -> dict[str, str]:
-    """``--field value`` and ``--field=value`` pairs left over by argparse."""
+    """``--field value`` and ``--field=value`` pairs left over by argparse; a bare ``--field`` maps to
+    None, which switches a true/false field on (``parse_fields``)."""
     pairs, i = {}, 0
     while i < len(extra):
         arg = extra[i]
@@ -22,11 +23,12 @@ def _field_pairs(extra: list[str]) -> dict[str, str]:
         if "=" in arg:
             key, value = arg[2:].split("=", 1)
             i += 1
-        elif i + 1 < len(extra):
+        elif i + 1 < len(extra) and not extra[i + 1].startswith("--"):
             key, value = arg[2:], extra[i + 1]
             i += 2
         else:
-            raise ValueError(f"config field {arg} has no value")
+            key, value = arg[2:], None
+            i += 1
         pairs[key] = value
     return pairs
 

@@ -100,13 +100,22 @@ def _parse_value(name: str, kind: Any, text: str) -> Any:
 
 
 def parse_fields(cls: type, raw: Mapping[str, Any]) -> dict[str, Any]:
-    """Typed values for ``--field value`` pairs; unknown or ill-typed fields raise ValueError."""
+    """Typed values for ``--field value`` pairs; unknown or ill-typed fields raise ValueError.
+
+    A value of None is a bare ``--field``: true for a true/false field, an error for any other.
+    """
     types_ = _field_types(cls)
     out = {}
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in types_:
             raise unknown(f"config field of {cls.__name__}", name, types_)
+        if value is None:
+            if types_[name] is not bool:
+                raise ValueError(
+                    f"config field --{key} has no value (only true/false fields may stand alone)"
+                )
+            value = "true"
         out[name] = _parse_value(name, types_[name], value) if isinstance(value, str) else value
     return out
 
