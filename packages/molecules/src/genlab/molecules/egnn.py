@@ -57,9 +57,8 @@ class EGNNLayer(nn.Module):
         gate = torch.tanh(self.coord(m)) * self.coords_range
         unit = diff / (torch.sqrt(dist2 + 1e-8) + 1.0)
         x = x + (unit * gate * edges[..., None]).sum(2) / self.norm
-        m = m * (
-            self.attention(m) * edges[..., None]
-        )  # gate and mask at width 1, then one product at width H
+        # gate and mask at width 1, then one product at width H
+        m = m * (self.attention(m) * edges[..., None])
         h = (h + self.node(torch.cat([h, m.sum(2) / self.norm], dim=-1))) * node_mask[..., None]
         return h, x * node_mask[..., None]
 
