@@ -12,7 +12,7 @@ from genlab.core.recipe import PRESETS, discover, get_recipe
 from genlab.core.run import RunDirError, evaluate_run, load_run, saved_config, train
 
 
-def _field_pairs(extra: list[str]) -> dict[str, str]:
+def _field_pairs(extra: list[str]) -> dict[str, str | None]:
     """``--field value`` and ``--field=value`` pairs left over by argparse; a bare ``--field`` maps to
     None, which switches a true/false field on (``parse_fields``)."""
     pairs, i = {}, 0

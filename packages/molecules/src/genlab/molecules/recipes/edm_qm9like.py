@@ -89,7 +89,7 @@ class EDMTask:
         pos, types = pack(train)
         self.train_set = SizedTensorDataset(pos, types, sizes=(types >= 0).sum(1))  # batches of like sizes
         self.test = pack(test)
-        self.counts = AtomCounts((types >= 0).sum(1))
+        self.counts = AtomCounts(self.train_set.sizes)
         schedule = PolynomialSchedule(cfg.schedule_power, cfg.noise_precision)
         self.edm = EDM(schedule, com=not cfg.no_com, timesteps=cfg.timesteps)
         self.model = build_denoiser(cfg.denoiser, N_FEATURES, cfg.hidden, cfg.layers, com=not cfg.no_com)
