@@ -146,3 +146,21 @@ def test_hierarchical_vae_bounds_and_errors():
     assert model.sample(4).shape == (4, 6)
     with pytest.raises(ValueError, match="0 < top_dim < latent_dim"):
         GaussianHierarchy(latent_dim=3, top_dim=3)
+
+
+def test_convolutional_vae_reads_images_and_its_decoder_batches_k_samples():
+    torch.manual_seed(10)
+    model = VAE.bernoulli(64, latent_dim=3, hidden=16, iaf_steps=1, iaf_hidden=8, image_size=8).double()
+    x = torch.bernoulli(torch.full((5, 64), 0.3, dtype=torch.float64))
+    z, _ = model.encoder(x, 4)
+    one_by_one = torch.stack([model.decoder.log_prob(x, zi) for zi in z])
+    assert torch.allclose(model.decoder.log_prob(x, z), one_by_one)  # [k, B, L] == k calls on [B, L]
+    with torch.no_grad():
+        torch.manual_seed(11)
+        bounds = [model.iw_bound(x.repeat(200, 1), k).view(200, -1).mean(0) for k in [1, 16]]
+    assert (bounds[0] < bounds[1]).all()
+    assert model.sample(3).shape == (3, 64)
+    with pytest.raises(ValueError, match="side divisible by 4"):
+        VAE.bernoulli(36, latent_dim=2, image_size=6)
+    with pytest.raises(ValueError, match="square images"):
+        VAE.bernoulli(60, latent_dim=2, image_size=8)

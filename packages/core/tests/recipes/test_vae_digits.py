@@ -42,10 +42,22 @@ def test_dynamic_binarisation_is_seeded_and_unbiased():
     assert abs(a.mean().item() - grey.mean().item()) < 0.01  # E[x] = grey value
 
 
-def test_mnist_smoke_run_with_dynamic_binarisation(tmp_path, write_mnist):
+@pytest.mark.parametrize("net", ["mlp", "conv"])
+def test_mnist_smoke_run_with_dynamic_binarisation(tmp_path, write_mnist, net):
     write_mnist(tmp_path / "mnist", n_train=64, n_test=16)
     root = str(tmp_path / "mnist")
-    args = ["--data", "mnist", "--data_root", root, "--binarize", "dynamic", "--batch_size", "32"]
+    args = [
+        "--data",
+        "mnist",
+        "--data_root",
+        root,
+        "--binarize",
+        "dynamic",
+        "--batch_size",
+        "32",
+        "--net",
+        net,
+    ]
     assert main(["train", "vae-digits", "--preset", "smoke", "--out", str(tmp_path), *args]) == 0
     results = json.loads(next((tmp_path / "vae-digits").iterdir()).joinpath("eval.json").read_text())
     assert results["test_nll"] <= results["test_neg_elbo"] + 0.1

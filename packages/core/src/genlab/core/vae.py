@@ -9,6 +9,9 @@ importance-weighted bound (Burda et al. 2016).
 - Encoder q(z | x): z_0 = mu + sigma * eps, eps ~ N(0, I), optionally followed by IAF steps that take
   the encoder's hidden state h as context: log q(z_T | x) = log N(eps) - sum log sigma - sum_t log|det dz_t/dz_{t-1}|
   (IAF eq. 8-10, the same change of variables as Rezende & Mohamed eq. 7).
+- Networks: MLPs, or for square images small convolutional ones (``image_size``; the IAF paper's
+  MNIST models are convolutional): two stride-2 convolutions down to a (size / 4)^2 map, mirrored by
+  transposed convolutions in the decoder.
 - With log w = log p(x | z) + log p(z) - log q(z | x), the ELBO is E_q log w and the k-sample bound
   L_k = E log (1/k) sum_i w_i (log-mean-exp) satisfies ELBO = L_1 <= L_k <= L_{k+1} <= log p(x).
 - Free bits (IAF appendix C, with a single group): the KL term is replaced by max(lambda * latent_dim,
@@ -37,15 +40,57 @@ def _standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
     return -0.5 * (z**2).sum(-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
 
 
+def _image_side(data_dim: int, image_size: int) -> int:
+    if image_size * image_size != data_dim or image_size % 4:
+        raise ValueError(
+            f"convolutional VAE nets need square images with a side divisible by 4, got side {image_size}"
+            f" for {data_dim} pixels"
+        )
+    return image_size // 4
+
+
+def conv_encoder_body(data_dim: int, image_size: int, hidden: int, channels: int = 16) -> nn.Sequential:
+    """x [B, size^2] -> h [B, hidden]: conv, stride-2 conv, conv, stride-2 conv, linear (ReLUs between)."""
+    side, c = _image_side(data_dim, image_size), channels
+    return nn.Sequential(
+        nn.Unflatten(1, (1, image_size, image_size)),
+        *(nn.Conv2d(1, c, 3, padding=1), nn.ReLU(), nn.Conv2d(c, c, 4, 2, 1), nn.ReLU()),
+        *(nn.Conv2d(c, 2 * c, 3, padding=1), nn.ReLU(), nn.Conv2d(2 * c, 2 * c, 4, 2, 1), nn.ReLU()),
+        nn.Flatten(),
+        *(nn.Linear(2 * c * side * side, hidden), nn.ReLU()),
+    )
+
+
+def conv_decoder(
+    latent_dim: int, data_dim: int, image_size: int, hidden: int, channels: int = 16
+) -> nn.Sequential:
+    """z [..., L] -> logits [..., size^2]: the encoder body mirrored with transposed convolutions."""
+    side, c = _image_side(data_dim, image_size), channels
+    return nn.Sequential(
+        *(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, 2 * c * side * side), nn.ReLU()),
+        nn.Unflatten(-1, (2 * c, side, side)),
+        *(nn.ConvTranspose2d(2 * c, 2 * c, 4, 2, 1), nn.ReLU(), nn.Conv2d(2 * c, c, 3, padding=1), nn.ReLU()),
+        *(nn.ConvTranspose2d(c, c, 4, 2, 1), nn.ReLU(), nn.Conv2d(c, 1, 3, padding=1)),
+        nn.Flatten(-3),
+    )
+
+
 class GaussianEncoder(nn.Module):
-    """``encoder(x, n) -> (z [n, B, L], log q(z | x) [n, B])``: diagonal Gaussian, then ``iaf_steps`` IAFs."""
+    """``encoder(x, n) -> (z [n, B, L], log q(z | x) [n, B])``: diagonal Gaussian, then ``iaf_steps`` IAFs.
+    ``body`` maps x [B, data_dim] to the hidden state h [B, hidden] (an MLP by default)."""
 
     def __init__(
-        self, data_dim: int, latent_dim: int, hidden: int = 256, iaf_steps: int = 0, iaf_hidden: int = 64
+        self,
+        data_dim: int,
+        latent_dim: int,
+        hidden: int = 256,
+        iaf_steps: int = 0,
+        iaf_hidden: int = 64,
+        body: nn.Module | None = None,
     ):
         super().__init__()
         self.data_dim, self.latent_dim = data_dim, latent_dim
-        self.body = nn.Sequential(_mlp([data_dim, hidden, hidden]), nn.ReLU())
+        self.body = body if body is not None else nn.Sequential(_mlp([data_dim, hidden, hidden]), nn.ReLU())
         self.head = nn.Linear(hidden, 2 * latent_dim)
         steps: list = []
         for i in range(iaf_steps):
@@ -114,13 +159,15 @@ class GaussianHierarchy(nn.Module):
 
 
 class BernoulliDecoder(nn.Module):
-    """p(x | z) = prod_d Bernoulli(x_d; sigmoid(logits_d(z)))."""
+    """p(x | z) = prod_d Bernoulli(x_d; sigmoid(logits_d(z))); ``net`` maps z to the logits (an MLP by default)."""
 
-    def __init__(self, latent_dim: int, data_dim: int, hidden: int = 256):
+    def __init__(self, latent_dim: int, data_dim: int, hidden: int = 256, net: nn.Module | None = None):
         super().__init__()
-        self.net = _mlp([latent_dim, hidden, hidden, data_dim])
+        self.net = net if net is not None else _mlp([latent_dim, hidden, hidden, data_dim])
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.dim() > 2:  # [k, B, L]: convolutions take one batch dimension
+            return self.net(z.flatten(0, -2)).unflatten(0, z.shape[:-1])
         return self.net(z)
 
     def log_prob(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -146,12 +193,18 @@ class VAE(nn.Module):
         iaf_steps: int = 0,
         iaf_hidden: int = 64,
         top_dim: int = 0,
+        image_size: int = 0,
     ) -> VAE:
         """``top_dim`` > 0: of the ``latent_dim`` dims, ``top_dim`` form the top layer of a
-        ``GaussianHierarchy`` prior."""
-        encoder = GaussianEncoder(data_dim, latent_dim, hidden, iaf_steps, iaf_hidden)
+        ``GaussianHierarchy`` prior. ``image_size`` > 0: convolutional networks for square images of
+        that side (``data_dim`` = side^2), MLPs otherwise."""
         prior = GaussianHierarchy(latent_dim, top_dim, hidden) if top_dim else StandardNormal(latent_dim)
-        return cls(encoder, BernoulliDecoder(prior.visible_dim, data_dim, hidden), prior)
+        body = net = None
+        if image_size:
+            body = conv_encoder_body(data_dim, image_size, hidden)
+            net = conv_decoder(prior.visible_dim, data_dim, image_size, hidden)
+        encoder = GaussianEncoder(data_dim, latent_dim, hidden, iaf_steps, iaf_hidden, body)
+        return cls(encoder, BernoulliDecoder(prior.visible_dim, data_dim, hidden, net), prior)
 
     def _check(self, x: torch.Tensor) -> None:
         check_features(x, 2, self.encoder.data_dim)
