@@ -6,7 +6,7 @@ all atom pairs. The QM9-like set has 3-29 atoms (mean 18.7), so a random batch o
 trainer group batches by size (``group_by_size``); this times one optimiser step of the recipe's
 loss on batches drawn both ways, through the trainer's own ``Batches``.
 
-    OMP_NUM_THREADS=1 uv run --no-sync python benchmarks/edm_batching.py --steps 30
+    OMP_NUM_THREADS=1 uv run --no-sync python benchmarks/edm_batching.py --steps 30 [--denoiser e3nn]
 """
 
 from __future__ import annotations
@@ -45,13 +45,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--hidden", default="64")
     parser.add_argument("--layers", default="4")
+    parser.add_argument("--denoiser", default="egnn", choices=["egnn", "e3nn", "transformer"])
     args = parser.parse_args()
     torch.manual_seed(0)
-    task = RECIPE.build(RECIPE.make_config("default", {"hidden": args.hidden, "layers": args.layers}))
+    task = RECIPE.build(
+        RECIPE.make_config(
+            "default", {"hidden": args.hidden, "layers": args.layers, "denoiser": args.denoiser}
+        )
+    )
     grouped = task.train_set
     plain = TensorDataset(*grouped.tensors)
     print(
-        f"EGNN {args.hidden} x {args.layers}, batch {task.cfg.batch_size}, torch threads {torch.get_num_threads()}"
+        f"{args.denoiser} {args.hidden} x {args.layers}, batch {task.cfg.batch_size}, torch threads {torch.get_num_threads()}"
     )
     results = {}
     for name, data in (("random", plain), ("grouped by size", grouped)):

@@ -9,7 +9,7 @@ import torch
 
 from genlab.core.cli import main
 from genlab.core.data import load_digits
-from genlab.core.recipes.vae_digits import binarize, independent_bernoulli_nll, load_images
+from genlab.core.recipes.vae_digits import RECIPE, binarize, independent_bernoulli_nll, load_images
 
 
 @pytest.mark.parametrize("posterior", ["diagonal", "iaf"])
@@ -62,6 +62,11 @@ def test_mnist_smoke_run_with_dynamic_binarisation(tmp_path, write_mnist, net):
     results = json.loads(next((tmp_path / "vae-digits").iterdir()).joinpath("eval.json").read_text())
     assert results["test_nll"] <= results["test_neg_elbo"] + 0.1
     assert 0 < results["test_nll"] < 784 * math.log(2) + 50
+
+
+def test_negative_train_eval_size_is_a_clear_error():
+    with pytest.raises(ValueError, match="n_train_eval must be >= 0"):
+        RECIPE.build(RECIPE.make_config("smoke", {"n_train_eval": "-1"}))
 
 
 def test_mnist_without_a_root_is_a_clear_error():
