@@ -31,6 +31,15 @@ def test_checkerboard_entropy_is_log_32():
     assert board.log_prob(torch.tensor([[-3.0, -3.0], [-1.0, -3.0]])).isinf().tolist() == [False, True]
 
 
+def test_nll_floor_is_one_seeded_entropy_estimate():
+    mixture = get_density("8gaussians")
+    floor = mixture.nll_floor
+    assert floor == mixture.entropy(generator=torch.Generator().manual_seed(0))
+    assert mixture.nll_floor == floor  # cached, not re-drawn
+    assert floor == pytest.approx(mixture.entropy(generator=torch.Generator().manual_seed(1)), abs=0.02)
+    assert get_density("checkerboard").nll_floor == pytest.approx(math.log(32))
+
+
 def test_unknown_density_names_close_matches():
     with pytest.raises(ValueError, match="did you mean 'checkerboard'"):
         get_density("checkerbord")
