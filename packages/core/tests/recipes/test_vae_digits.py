@@ -72,6 +72,16 @@ def test_negative_train_eval_size_is_a_clear_error():
 def test_mnist_without_a_root_is_a_clear_error():
     with pytest.raises(ValueError, match="needs --data_root"):
         load_images("mnist", "train")
+    with pytest.raises(ValueError, match="needs --data_root"):  # the paper preset is MNIST's
+        RECIPE.build(RECIPE.make_config("paper", {"posterior": "diagonal"}))
+
+
+def test_paper_preset_builds_the_measured_iaf_model(tmp_path, write_mnist):
+    write_mnist(tmp_path, n_train=8, n_test=4)
+    task = RECIPE.build(RECIPE.make_config("paper", {"data_root": str(tmp_path)}))
+    iaf_layers = [m for m in task.model.encoder.iaf.modules() if type(m).__name__ == "IAF"]
+    assert len(iaf_layers) == 2 and task.model.encoder.latent_dim == 32
+    assert task.train.shape == (8, 784) and isinstance(task.model.encoder.body[1], torch.nn.Conv2d)
 
 
 def test_independent_bernoulli_floor_by_hand():

@@ -5,7 +5,8 @@ posterior (Kingma & Welling 2014) or an IAF posterior (Kingma et al. 2016), chos
 paper's MNIST protocol; the evaluation sets are binarised once, seeded). ``--data mnist --data_root
 DIR`` trains on MNIST's IDX files where a user has them (nothing is downloaded), the setting of the
 IAF paper's Table 1; ``--net conv`` swaps the MLPs for small convolutional networks, as that paper's
-models are.
+models are. ``--preset paper --data_root DIR`` is that setting (dynamic binarisation, conv nets, latent
+32, IAF of 2 steps x 1024, 20k steps), where the IAF posterior beats the diagonal one by 1.5 nats.
 
 Training maximises the ELBO (with optional free bits).  The test NLL is -L_k, the importance-weighted
 bound with k = 256 samples (Burda et al. 2016), an upper bound on -log p(x) in nats per image.  The
@@ -157,6 +158,17 @@ RECIPE = Recipe(
             "log_every": 10,
             "ckpt_every": 15,
         },
-        "paper": {"steps": 50_000, "latent_dim": 16, "hidden": 512, "iaf_steps": 4, "iaf_hidden": 256},
+        # The IAF paper's setting, as measured in docs/benchmarks.md (IAF ahead by 1.54 nats);
+        # it needs --data_root with MNIST's IDX files.
+        "paper": {
+            "data": "mnist",
+            "binarize": "dynamic",
+            "net": "conv",
+            "latent_dim": 32,
+            "steps": 20_000,
+            "iaf_steps": 2,
+            "iaf_hidden": 1024,
+            "n_train_eval": 1000,
+        },
     },
 )
