@@ -9,6 +9,7 @@ import torch
 
 from genlab.core.cli import main
 from genlab.core.data import load_digits
+from genlab.core.nflows import IAF
 from genlab.core.recipes.vae_digits import RECIPE, binarize, independent_bernoulli_nll, load_images
 
 
@@ -79,7 +80,7 @@ def test_mnist_without_a_root_is_a_clear_error():
 def test_paper_preset_builds_the_measured_iaf_model(tmp_path, write_mnist):
     write_mnist(tmp_path, n_train=8, n_test=4)
     task = RECIPE.build(RECIPE.make_config("paper", {"data_root": str(tmp_path)}))
-    iaf_layers = [m for m in task.model.encoder.iaf.modules() if type(m).__name__ == "IAF"]
+    iaf_layers = [m for m in task.model.encoder.iaf.modules() if isinstance(m, IAF)]
     assert len(iaf_layers) == 2 and task.model.encoder.latent_dim == 32
     assert task.train.shape == (8, 784) and isinstance(task.model.encoder.body[1], torch.nn.Conv2d)
 
