@@ -149,7 +149,7 @@ class TokenizerTask:
     def loss(self, model, x):
         recon, _, aux = model(x)
         mse = F.mse_loss(recon, x)
-        return mse + sum(aux.values()), {"mse": mse.item(), **{k: float(v) for k, v in aux.items()}}
+        return mse + sum(aux.values()), {"mse": mse.item(), **{k: v.item() for k, v in aux.items()}}
 
     @torch.no_grad()
     def reconstruct(self, model, x):
