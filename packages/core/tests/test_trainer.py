@@ -170,3 +170,36 @@ def test_batches_of_a_sized_dataset_hold_items_of_similar_size_and_cover_the_epo
     assert not torch.equal(batches(batches.steps_per_epoch), epoch[0])  # a new grouping next epoch
     with pytest.raises(ValueError, match="one per item"):
         SizedTensorDataset(torch.arange(10), sizes=torch.ones(9))
+
+
+class RenderedSquares(torch.utils.data.Dataset):
+    """Items computed from their index, like the procedural video datasets."""
+
+    def __len__(self):
+        return 50
+
+    def __getitem__(self, index):
+        return torch.full((3,), float(index)) ** 2
+
+
+def test_loader_workers_stream_the_same_batches_across_epochs():
+    info = distributed.DistInfo(0, 1, torch.device("cpu"))
+    batches = Batches(RenderedSquares(), 8, info, seed=2)
+    steps = range(3, 3 + 2 * batches.steps_per_epoch)  # crosses two epoch boundaries
+    expected = [Batches(RenderedSquares(), 8, info, seed=2)(s) for s in steps]
+    streamed = list(batches.stream(steps.start, steps.stop, workers=2))
+    assert len(streamed) == len(expected)
+    assert all(torch.equal(a, b) for a, b in zip(streamed, expected))
+
+
+def test_training_with_loader_workers_matches_training_without(tmp_path):
+    def train(workers):
+        torch.manual_seed(0)
+        cfg = TrainConfig(**{**CFG, "steps": 8, "batch_size": 10, "loader_workers": workers})
+        data = RenderedSquares()
+        loss_fn = lambda model, x: (cfm_loss(model, x[:, :2] / 2500), {})  # noqa: E731
+        trainer = Trainer(TimeMLP(2, 16, 2), loss_fn, data, cfg, tmp_path / f"w{workers}")
+        trainer.fit()
+        return trainer.model
+
+    assert_same_weights(train(0), train(2))

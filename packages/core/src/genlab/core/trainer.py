@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim.swa_utils import AveragedModel
-from torch.utils.data import Dataset, DistributedSampler, TensorDataset, default_collate
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorDataset, default_collate
 from tqdm.auto import tqdm
 
 from genlab.core import checkpoint, distributed
@@ -42,6 +42,7 @@ class TrainConfig:
     beta1: float = 0.9  # Adam's momentum; GANs use 0 (R3GAN) or 0.5
     beta2: float = 0.999
     grad_clip: float = 1.0  # 0 disables clipping
+    loader_workers: int = 0  # processes that render upcoming batches of a non-tensor dataset (0: in the loop)
     mixed_precision: bool = True  # bf16 autocast on GPU (no effect on CPU)
     ema_decay: float = 0.999
     seed: int = 0
@@ -134,7 +135,8 @@ class Batches:
         self.seed, self.rank = seed, info.rank
         self._epoch, self._order = -1, []
 
-    def __call__(self, step: int):
+    def indices(self, step: int) -> torch.Tensor:
+        """The dataset indices of this rank's batch ``step``."""
         epoch, i = divmod(step, self.steps_per_epoch)
         if epoch != self._epoch:
             self.sampler.set_epoch(epoch)
@@ -142,11 +144,24 @@ class Batches:
             if isinstance(self.dataset, SizedTensorDataset):
                 gen = torch.Generator().manual_seed(hash((self.seed, epoch, self.rank)) % 2**63)
                 self._order = group_by_size(self._order, self.dataset.sizes, self.per_rank, gen)
-        idx = self._order[i * self.per_rank : (i + 1) * self.per_rank]
+        return self._order[i * self.per_rank : (i + 1) * self.per_rank]
+
+    def __call__(self, step: int):
+        idx = self.indices(step)
         if isinstance(self.dataset, TensorDataset):
             parts = [t[idx] for t in self.dataset.tensors]
             return parts[0] if len(parts) == 1 else tuple(parts)
         return default_collate([self.dataset[j] for j in idx.tolist()])
+
+    def stream(self, start: int, end: int, workers: int = 0, pin_memory: bool = False) -> Iterator:
+        """Batches ``start .. end - 1`` in order. With ``workers`` > 0 a dataset that renders its items
+        (procedural video) is rendered by that many processes ahead of the training step; the batches
+        are the same, since each item is a function of its index."""
+        if not workers or isinstance(self.dataset, TensorDataset):
+            return (self(step) for step in range(start, end))
+        steps = (self.indices(step).tolist() for step in range(start, end))
+        loader = DataLoader(self.dataset, batch_sampler=steps, num_workers=workers, pin_memory=pin_memory)
+        return iter(loader)
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
@@ -241,9 +256,8 @@ class Trainer:
         self.start_step = self.step
         end = min(cfg.steps, until) if until is not None else cfg.steps
         net = DistributedDataParallel(self.model) if distributed.active() else self.model
-        autocast = torch.autocast(
-            "cuda", dtype=torch.bfloat16, enabled=cfg.mixed_precision and info.device.type == "cuda"
-        )
+        cuda = info.device.type == "cuda"
+        autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.mixed_precision and cuda)
         bar = tqdm(
             total=cfg.steps,
             initial=self.step,
@@ -253,13 +267,14 @@ class Trainer:
             mininterval=1.0,
         )
         started = time.perf_counter()
+        batches = self.batches.stream(self.step, end, cfg.loader_workers, pin_memory=cuda)
         while self.step < end:
             step = self.step
             lr = lr_at(step, cfg)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             torch.manual_seed(cfg.seed + 1_000_003 * (step + 1) + 7919 * info.rank)
-            batch = to_device(self.batches(step), info.device)
+            batch = to_device(next(batches), info.device)
             self.model.train()
             with autocast:
                 loss, logs = self.loss_fn(net, batch)
