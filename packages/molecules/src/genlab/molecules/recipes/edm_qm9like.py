@@ -47,7 +47,7 @@ class EDMConfig(TrainConfig):
     nll_repeats: int = 2  # Monte-Carlo draws of (t, eps) per molecule
     n_show: int = 24
     conformer_workers: int = 1
-    steps: int = 20000  # about 35 min on one CPU thread (batches grouped by size)
+    steps: int = 10000  # about 30 min on one idle CPU thread (batches grouped by size)
     batch_size: int = 64
     lr: float = 1e-3
     warmup: int = 200
