@@ -7,6 +7,7 @@ from genlab.core.metrics import psnr
 from genlab.video.data import make_dataset
 from genlab.video.metrics import (
     divergence_horizon,
+    per_frame_centroid_error,
     per_frame_digit_identity,
     per_frame_mass_ratio,
     per_frame_psnr,
@@ -66,6 +67,17 @@ def test_mass_ratio_sees_fading_and_smearing_but_not_motion():
     assert torch.allclose(per_frame_mass_ratio(moved, video), torch.ones(3))
     assert torch.allclose(per_frame_mass_ratio((video - 1) / 2, video), torch.full((3,), 0.5))
     assert (per_frame_mass_ratio(video.clamp(min=0), video) > 1).all()
+
+
+def test_centroid_error_is_the_shift_of_an_object():
+    video = -torch.ones(2, 3, 1, 16, 16)
+    video[:, :, :, 2:5, 3:6] = 1.0
+    shifted = torch.roll(video, shifts=(3, 4), dims=(3, 4))  # 5 pixels away
+    assert torch.allclose(per_frame_centroid_error(shifted, video), torch.full((3,), 5.0))
+    assert torch.equal(per_frame_centroid_error(video, video), torch.zeros(3))
+    half = video.clone()
+    half[1] = shifted[1]  # one video of the batch on track, one 5 pixels off
+    assert torch.allclose(per_frame_centroid_error(half, video), torch.full((3,), 2.5))
 
 
 def _single_digit_videos(n=6, frames=24):

@@ -6,7 +6,8 @@ exact ground truth this becomes a number: the first frame after which PSNR stays
 PSNR and SSIM are genlab.core.metrics' (data range 1) on frames mapped from [-1, 1] to [0, 1].
 PSNR asks "is the rollout still on track"; the mass ratio asks the weaker "are the objects still
 intact" (neither fading nor smearing over the frame), which holds even once a rollout has drifted;
-the digit identity asks whether each digit is still recognisably itself, wherever it is.
+the digit identity asks whether each digit is still recognisably itself, wherever it is; the centroid
+error says how far, in pixels, the rollout's ink has moved off the truth's path.
 """
 
 from __future__ import annotations
@@ -49,6 +50,26 @@ def per_frame_mass_ratio(pred: torch.Tensor, target: torch.Tensor) -> torch.Tens
     """Each frame's total brightness (frames mapped to [0, 1], pooled over a batch) over the target's, [T]:
     1 when the objects keep their size and brightness, > 1 when a rollout smears, < 1 when it fades."""
     return _per_frame(lambda p, q: float(p.sum() / q.sum().clamp_min(1e-12)), pred, target)
+
+
+def _ink_centroid(frames: torch.Tensor) -> torch.Tensor:
+    """Brightness-weighted mean (row, column) of frames [B, C, H, W] in [0, 1], [B, 2]."""
+    ink = frames.sum(1)
+    mass = ink.sum((-2, -1)).clamp_min(1e-12)
+    rows = torch.arange(ink.shape[-2], dtype=ink.dtype)
+    cols = torch.arange(ink.shape[-1], dtype=ink.dtype)
+    return torch.stack([(ink.sum(-1) * rows).sum(-1) / mass, (ink.sum(-2) * cols).sum(-1) / mass], -1)
+
+
+def per_frame_centroid_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Distance in pixels between each frame's ink centroid and its target's, averaged over a batch, [T].
+
+    On a dark background with one object this is how far the rollout has drifted off the truth's path
+    (a digit shifted by k pixels scores k); with several objects it follows their joint centre.
+    """
+    return _per_frame(
+        lambda p, q: float((_ink_centroid(p) - _ink_centroid(q)).norm(dim=-1).mean()), pred, target
+    )
 
 
 def divergence_horizon(curve: torch.Tensor, threshold: float) -> int:

@@ -48,6 +48,7 @@ from genlab.video.forcing import forcing_loss
 from genlab.video.io import plot_curves, write_grid, write_side_by_side
 from genlab.video.metrics import (
     divergence_horizon,
+    per_frame_centroid_error,
     per_frame_digit_identity,
     per_frame_mass_ratio,
     per_frame_psnr,
@@ -243,14 +244,16 @@ class DiffusionForcingVideoTask:
         )
 
     def rollout_metrics(self, generated: torch.Tensor) -> dict[str, float]:
-        """PSNR / SSIM against the truth (first N frames, all, last N), horizon, mass ratio and, on moving
-        digits, the digit identity (first N, last N, horizon)."""
+        """PSNR / SSIM against the truth (first N frames, all, last N), horizon, mass ratio, centroid error
+        (pixels off the truth's path, first N and last N) and, on moving digits, the digit identity (first
+        N, last N, horizon)."""
         cfg, n = self.cfg, self.cfg.frames
         truth = self.truth[: len(generated), cfg.context :]
         curve = per_frame_psnr(generated, truth)
         ssim = per_frame_ssim(generated, truth)
         horizon = divergence_horizon(curve, cfg.psnr_threshold)
         mass = per_frame_mass_ratio(generated, truth)
+        drift = per_frame_centroid_error(generated, truth)
         return {
             "psnr_first_n": float(curve[:n].mean()),
             "psnr_all": float(curve.mean()),
@@ -262,6 +265,8 @@ class DiffusionForcingVideoTask:
             "psnr_threshold": cfg.psnr_threshold,
             "mass_ratio_first_n": float(mass[:n].mean()),
             "mass_ratio_last_n": float(mass[-n:].mean()),
+            "centroid_error_first_n": float(drift[:n].mean()),
+            "centroid_error_last_n": float(drift[-n:].mean()),
             "rollout_frames": float(self.rollout_frames),
         } | self.identity_metrics(generated)
 
