@@ -14,8 +14,8 @@ extra input feature (EDM). The network returns the displacement x_out - x_in (ED
 as eps for the coordinates) and the feature output; ``StateDenoiser`` removes its centre of mass.
 
 phi_x has its own MLP, as in EDM. Reading it off the message m_ij instead (Satorras et al.'s EGNN)
-saves a third to a half of the step time but trained with loss spikes (gradient norms up to 5e6) and learnt
-less per step and per second (docs/benchmarks.md, Molecules).
+saves about 45% of the step time but trained with loss spikes (gradient norms up to 5e6) and learnt
+less per step; at equal CPU time the two are level (docs/benchmarks.md, Molecules).
 """
 
 from __future__ import annotations
