@@ -65,7 +65,8 @@ def per_frame_centroid_error(pred: torch.Tensor, target: torch.Tensor) -> torch.
     """Distance in pixels between each frame's ink centroid and its target's, averaged over a batch, [T].
 
     On a dark background with one object this is how far the rollout has drifted off the truth's path
-    (a digit shifted by k pixels scores k); with several objects it follows their joint centre.
+    (a digit shifted by k pixels scores k); with several objects it follows their joint centre. A blank
+    frame has its centroid at pixel (0, 0).
     """
     return _per_frame(
         lambda p, q: float((_ink_centroid(p) - _ink_centroid(q)).norm(dim=-1).mean()), pred, target
