@@ -109,3 +109,14 @@ def test_history_dropout_levels():
         noise_levels("history-dropout", 2, 4, history=4)
     with pytest.raises(ValueError, match="probability"):
         noise_levels("history-dropout", 2, 4, history=2, dropout=1.5)
+
+
+def test_uniform_future_levels():
+    """DFoT's simplified training: independent history levels, one shared level on the future."""
+    t, scored = noise_levels("uniform-future", 2000, 6, history=4, generator=torch.Generator().manual_seed(0))
+    hist, future = t[:, :4], t[:, 4:]
+    assert (future == future[:, :1]).all() and 0 < future.min() and future.max() < 1
+    assert (hist != hist[:, :1]).any(1).float().mean() > 0.99  # history levels differ within a clip
+    assert abs(hist.mean().item() - 0.5) < 0.02 and scored.all()
+    with pytest.raises(ValueError, match="uniform-future needs 1 <= history < frames"):
+        noise_levels("uniform-future", 2, 4, history=0)

@@ -8,7 +8,7 @@ from genlab.core.cli import main
 from genlab.core.recipe import get_recipe
 
 
-@pytest.mark.parametrize("objective", ["diffusion-forcing", "history-dropout"])
+@pytest.mark.parametrize("objective", ["diffusion-forcing", "uniform-future", "history-dropout"])
 def test_smoke_run_scores_every_setting(tmp_path, objective):
     args = ["train", "dfot-video", "--preset", "smoke", "--objective", objective, "--out", str(tmp_path)]
     assert main(args) == 0

@@ -16,6 +16,10 @@ The baseline of History-Guided Video Diffusion (Song et al. 2025) is a conventio
 model: ``history-dropout`` gives the first ``history`` frames level 0 (clean), or level 1 (dropped)
 with probability ``dropout``, and the rest one shared level; only the future is scored. It allows
 CFG on history (the levels 0 and 1) and nothing in between, unlike Diffusion Forcing's levels.
+``uniform-future`` is DFoT's simplified training (Song et al. 2025, App. A.5; ``uniform_future`` in
+their code): the first ``history`` frames keep independent levels, so any history level can still be
+asked for at sampling time, while the future frames share one level, as they do when sampled.
+Every frame is scored.
 
 Padded or missing frames (``valid`` False) are set to full noise t = 1 and never scored, so that
 the model learns that a frame at t = 1 carries no information (Chen et al. 2024, Sec. 3.1). The
@@ -50,9 +54,20 @@ def _teacher_forcing(batch, frames, sampler, generator, **kw):
     return t, k == target
 
 
-def _history_dropout(batch, frames, sampler, generator, history, dropout, **kw):
+def _check_history(objective, history, frames):
     if not 1 <= history < frames:
-        raise ValueError(f"history-dropout needs 1 <= history < frames = {frames}, got history = {history}")
+        raise ValueError(f"{objective} needs 1 <= history < frames = {frames}, got history = {history}")
+
+
+def _uniform_future(batch, frames, sampler, generator, history, **kw):
+    _check_history("uniform-future", history, frames)
+    t, scored = _independent(batch, frames, sampler, generator, **kw)
+    future = t[:, history : history + 1].expand(batch, frames - history)
+    return torch.cat([t[:, :history], future], 1), scored
+
+
+def _history_dropout(batch, frames, sampler, generator, history, dropout, **kw):
+    _check_history("history-dropout", history, frames)
     if not 0 <= dropout <= 1:
         raise ValueError(f"dropout is a probability, got {dropout}")
     level = sample_t(sampler, (batch,), generator=generator, **kw)
@@ -67,6 +82,7 @@ OBJECTIVES = {
     "teacher-forcing": _teacher_forcing,
     "full-sequence": _full_sequence,
     "history-dropout": _history_dropout,
+    "uniform-future": _uniform_future,
 }
 
 
@@ -84,11 +100,15 @@ def noise_levels(
     dropout: float = 0.1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(t [B, T], scored [B, T] bool) of ``objective``; invalid frames get t = 1 and are not scored.
-    ``history`` and ``dropout`` are the history-dropout objective's."""
+    ``history`` is the history-dropout and uniform-future objectives', ``dropout`` history-dropout's."""
     fn = lookup("training objective", objective, OBJECTIVES)
     if batch < 1 or frames < 1:
         raise ValueError(f"need batch >= 1 and frames >= 1, got {batch}, {frames}")
-    extra = dict(history=history, dropout=dropout) if fn is _history_dropout else {}
+    extra = {}
+    if fn is _history_dropout:
+        extra = dict(history=history, dropout=dropout)
+    elif fn is _uniform_future:
+        extra = dict(history=history)
     return pad(*fn(batch, frames, sampler, generator, dtype=dtype, device=device, **extra), valid)
 
 

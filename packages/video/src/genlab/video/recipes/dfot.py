@@ -6,6 +6,9 @@
   default backbone is the U-ViT (``--model uvit``: convolutional frame levels around space-time
   transformer blocks, the paper's U-ViT3D); ``--model transformer`` is the plain patch transformer
   (DiT3D), which on CPU budgets learns the frames far more slowly.
+- ``--objective uniform-future``: DFoT's simplified training (the paper's App. A.5): independent
+  levels on the ``frames - chunk`` history frames, one shared level on the future, the task a
+  rollout poses; still any history level for guidance.
 - ``--objective history-dropout`` (the baseline): the same network trained as a conventional
   conditional model: the first ``frames - chunk`` frames are clean history, dropped (level 1) with
   probability ``dropout``; the future shares one level. It supports CFG on history and nothing more.
@@ -38,7 +41,7 @@ from genlab.video.recipes.diffusion_forcing import DiffusionForcingVideoConfig, 
 
 @dataclass
 class DFoTConfig(DiffusionForcingVideoConfig):
-    objective: Literal["diffusion-forcing", "history-dropout"] = "diffusion-forcing"
+    objective: Literal["diffusion-forcing", "uniform-future", "history-dropout"] = "diffusion-forcing"
     model: Literal["transformer", "uvit"] = "uvit"
     depth: int = 2
     causal: bool = False
