@@ -34,12 +34,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("episode.png"))
     args = p.parse_args(argv)
+    if args.replan_every < 0:
+        p.error(f"--replan-every must be >= 0 (0: plan once), got {args.replan_every}")
 
     recipe, cfg, task, model = load_run(args.run_dir)
     if recipe.name != "diffuser-maze2d":
         raise SystemExit(f"{args.run_dir} is a {recipe.name} run, not a diffuser-maze2d run")
     episode = scores.Task(args.start, args.goal, env_seed=args.seed, policy_seed=args.seed)
-    tracker = task.trackers(model, args.replan_every)(episode)  # the run's planner and controller settings
+    tracker = task.plan_trackers(model, args.replan_every)(
+        episode
+    )  # the run's planner and controller settings
     try:
         result = scores.evaluate(cfg.maze, lambda _: tracker, [episode])
     except ValueError as err:  # a cell outside the maze or in a wall

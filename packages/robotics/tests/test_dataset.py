@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genlab.robotics import dataset as ds
-from genlab.robotics.cli import main
+from genlab.robotics.cli import main, parser
 from genlab.robotics.dataset import build_dataset, dataset_id, generate_stream, load_dataset, minari_root
 from genlab.robotics.mazes import GOAL_RADIUS, get_maze
 
@@ -107,3 +107,10 @@ def test_cli_builds_into_out_and_env_var_sets_the_default(tmp_path, monkeypatch,
     assert "pointmaze-umaze-300-s0-v0" in capsys.readouterr().out
     monkeypatch.setenv("GENLAB_DATA", str(tmp_path))
     assert len(load_dataset("umaze", 300)) == 300
+
+
+def test_cli_default_size_is_the_recipes_and_bad_sizes_are_named(capsys):
+    assert parser().parse_args(["data", "build", "--maze", "umaze"]).steps == 100_000
+    with pytest.raises(SystemExit):
+        main(["data", "build", "--maze", "umaze", "--steps", "0"])
+    assert "--steps must be >= 1" in capsys.readouterr().err

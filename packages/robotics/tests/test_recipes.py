@@ -2,13 +2,16 @@
 
 import json
 import runpy
+import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from genlab.core.cli import main
 from genlab.core.recipe import get_recipe
+from genlab.robotics.mazes import get_maze
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 POLICIES = ("random", "expert", "diffuser", "diffuser_replan", "bc")
@@ -60,9 +63,30 @@ def test_value_guided_smoke_run(tmp_path, data_dir, monkeypatch):
         ):
             assert f"w{w}/{key}" in results
         assert 0 <= results[f"w{w}/plan_return"] <= 1
-    for name in ("unguided", "guided"):
+    for name in ("random", "expert", "bc", "unguided", "guided"):  # side by side on the same tasks
         assert 0 <= results[f"{name}/executed_reach_rate"] <= 1
+        assert 0 <= results[f"{name}/executed_return"] <= 1
+    assert results["expert/executed_reach_rate"] == 1  # told the nearest target, the controller gets there
     assert (run_dir / "samples.png").stat().st_size > 1000
+
+    # a run whose value stage is gone cannot be evaluated with guidance; one without BC drops that row
+    task = get_recipe("diffuser-value-guided").build(get_recipe("diffuser-value-guided").make_config("smoke"))
+    shutil.rmtree(run_dir / "stages" / "bc")
+    with pytest.warns(UserWarning, match="no trained BC stage"):
+        task.load_stages(run_dir)
+    assert "bc" not in task.references() and {"random", "expert"} <= set(task.references())
+    shutil.rmtree(run_dir / "stages" / "value")
+    with pytest.raises(FileNotFoundError, match="no trained value stage"):
+        task.load_stages(run_dir)
+
+
+def test_references_drive_to_the_nearest_target(data_dir, monkeypatch):
+    monkeypatch.setenv("GENLAB_DATA", str(data_dir))
+    recipe = get_recipe("diffuser-value-guided")
+    task = recipe.build(recipe.make_config("smoke", {"targets": "1,1;3,1"}))
+    layout = get_maze("umaze")
+    assert np.array_equal(task.nearest_target((1, 2)), layout.cell_to_xy(np.array([1, 1])))
+    assert np.array_equal(task.nearest_target((3, 3)), layout.cell_to_xy(np.array([3, 1])))
 
 
 @pytest.mark.parametrize(

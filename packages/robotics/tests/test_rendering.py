@@ -28,3 +28,17 @@ def test_bad_arguments():
         render_episode("umaze", scores.random_policy(task), task, every=0)
     with pytest.raises(ValueError, match="no frames"):
         write_gif([], "x.gif")
+
+
+def test_a_failing_policy_is_not_reported_as_a_rendering_problem():
+    task = scores.make_tasks("umaze", 1, seed=0)[0]
+
+    def broken(observation, goal):
+        raise ValueError("the policy's own error")
+
+    try:
+        render_episode("umaze", scores.expert_policy("umaze")(task), task, every=300)
+    except RuntimeError as err:
+        pytest.skip(str(err))
+    with pytest.raises(ValueError, match="the policy's own error"):
+        render_episode("umaze", broken, task, every=300)

@@ -19,7 +19,9 @@ def parser() -> argparse.ArgumentParser:
         "build", help="generate (or find cached) the waypoint-controller dataset of a maze"
     )
     build.add_argument("--maze", required=True, choices=sorted(ENV_IDS))
-    build.add_argument("--steps", type=int, default=1_000_000, help="env steps to record (D4RL: 1e6)")
+    build.add_argument(
+        "--steps", type=int, default=100_000, help="env steps to record (the recipes' default; D4RL: 1e6)"
+    )
     build.add_argument("--seed", type=int, default=0)
     build.add_argument(
         "--out",
@@ -31,7 +33,10 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.steps < 1:
+        p.error(f"--steps must be >= 1, got {args.steps}")
     data = build_dataset(args.maze, args.steps, args.seed, args.out, progress=not args.quiet)
     episodes = int(data.terminals.sum() + data.timeouts.sum())
     print(

@@ -33,15 +33,18 @@ def render_episode(maze: str, policy: Policy, task: Task, every: int = 2) -> tup
     calls = iter(range(10**9))
 
     def grab(env):
-        if next(calls) % every == 0:
+        if next(calls) % every:
+            return
+        try:
             frames.append(env.render())
+        except Exception as err:  # MuJoCo reports a missing GL platform as a FatalError or AttributeError
+            if frames:
+                raise
+            gl = os.environ["MUJOCO_GL"]
+            raise RuntimeError(f"MuJoCo cannot render here (MUJOCO_GL={gl}): {err}") from err
 
     try:
         total, _ = run_episode(env, maze, policy, task, on_step=grab)
-    except Exception as err:  # MuJoCo reports a missing GL platform as a FatalError or AttributeError
-        if frames:
-            raise
-        raise RuntimeError(f"MuJoCo cannot render here (MUJOCO_GL={os.environ['MUJOCO_GL']}): {err}") from err
     finally:
         env.close()
     return frames, total

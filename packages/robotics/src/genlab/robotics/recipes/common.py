@@ -9,17 +9,23 @@ Large, dim_mults (1, 4, 8), batch 32, learning rate 2e-4, EMA 0.995. ``horizon =
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import torch
 from torch.utils.data import TensorDataset
 
+from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
+from genlab.core.run import train_stage
 from genlab.core.trainer import TrainConfig
+from genlab.robotics.baselines import GoalBC, bc_dataset, bc_loss, bc_policy
 from genlab.robotics.dataset import build_dataset
 from genlab.robotics.diffuser import ACT_DIM, Diffuser, transitions, windows
 from genlab.robotics.normalizer import LimitsNormalizer
-from genlab.robotics.planning import Planner
+from genlab.robotics.planning import Planner, PlanTracker
+from genlab.robotics.scores import Policy
 from genlab.robotics.temporal_unet import TemporalUnet
 
 MazeName = Literal["umaze", "medium", "large"]
@@ -49,6 +55,11 @@ class DiffuserConfig(TrainConfig):
     dim: int = 32
     dim_mults: str = "1,2,4"
     diffusion_steps: int = 20  # ancestral sampling steps; 0: the paper's 64 / 256 / 256
+    track_kp: float = 10.0  # the tracking controller's gains (Diffuser: 1, 1; see genlab.robotics.planning)
+    track_kv: float = 1.0
+    bc_steps: int = 5000  # the goal-conditioned BC baseline, trained as the stage ``bc``
+    bc_hidden: int = 256
+    bc_batch_size: int = 256
     steps: int = 10_000
     batch_size: int = 32
     lr: float = 5e-4
@@ -59,7 +70,8 @@ class DiffuserConfig(TrainConfig):
 
 
 class DiffuserTask:
-    """The stream (normalised, as windows by start index), the Diffuser and its temporal U-Net."""
+    """The stream (normalised, as windows by start index), the Diffuser and its temporal U-Net, and the
+    goal-conditioned BC baseline on the same data."""
 
     def __init__(self, cfg: DiffuserConfig, condition_goal: bool = True):
         self.cfg = cfg
@@ -86,6 +98,9 @@ class DiffuserTask:
             raise ValueError(
                 f"horizons {bad} are not divisible by {self.model.factor} (2^(len(dim_mults) - 1))"
             )
+        self.bc_normalizer = LimitsNormalizer.fit(self.data.observations)
+        self.bc = GoalBC(cfg.bc_hidden)
+        self.bc_trained = False
 
     @staticmethod
     def horizon_grid(cfg: DiffuserConfig, horizon: int) -> tuple[int, ...]:
@@ -104,6 +119,47 @@ class DiffuserTask:
 
     def planner(self, model, **options) -> Planner:
         return Planner(self.diffuser, model, self.cfg.maze, dt=self.data.dt, **options)
+
+    def trackers(self, planner: Planner, replan_every: int = 0, record: list | None = None):
+        """``make_policy(task)`` for ``scores.evaluate``: a PlanTracker with the run's controller gains, seeded
+        by the task; ``record`` collects the trackers (their plans and paths)."""
+        device = next(planner.model.parameters()).device
+        gains = (self.cfg.track_kp, self.cfg.track_kv)
+
+        def make(task) -> PlanTracker:
+            generator = torch.Generator(device).manual_seed(task.policy_seed)
+            tracker = PlanTracker(planner, replan_every, gains=gains, generator=generator)
+            if record is not None:
+                record.append(tracker)
+            return tracker
+
+        return make
+
+    def fit_bc(self, run_dir) -> None:
+        """Train the BC baseline (stage ``bc``) on every step of the stream."""
+        cfg = self.cfg
+        bc_cfg = self.stage_cfg(
+            steps=cfg.bc_steps,
+            batch_size=cfg.bc_batch_size,
+            lr=1e-3,
+            ema_decay=0.999,
+            ckpt_every=cfg.bc_steps,
+        )
+        data = bc_dataset(self.data, self.bc_normalizer)
+        self.bc = train_stage("bc", self.bc, bc_loss, data, bc_cfg, run_dir)
+        self.bc_trained = True
+
+    def load_bc(self, run_dir) -> None:
+        """Reload the BC stage of a run; a run without one evaluates without the BC row, and says so."""
+        found = latest(Path(run_dir) / "stages" / "bc" / "checkpoints", need=EVAL_FILES)
+        if found is None:
+            warnings.warn(f"{run_dir} has no trained BC stage: the BC baseline is left out", stacklevel=2)
+            return
+        load_weights(self.bc, found.path / "ema.safetensors")
+        self.bc_trained = True
+
+    def bc_policy(self) -> Policy:
+        return bc_policy(self.bc.eval(), self.bc_normalizer)
 
     def stage_cfg(self, **overrides) -> TrainConfig:
         """This run's TrainConfig fields with ``overrides``, for an earlier stage."""

@@ -21,12 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
 from genlab.core.recipe import Recipe
 from genlab.core.run import train_stage
 from genlab.robotics import scores
-from genlab.robotics.baselines import GoalBC, bc_dataset, bc_loss, bc_policy
-from genlab.robotics.normalizer import LimitsNormalizer
 from genlab.robotics.planning import PlanTracker, feasible
 from genlab.robotics.plotting import plot_episodes
 from genlab.robotics.recipes.common import DiffuserConfig, DiffuserTask
@@ -43,13 +40,8 @@ class DiffuserMaze2DConfig(DiffuserConfig):
     min_horizon: int = 32
     replan_every: int = 25  # the replanning variant's period in env steps; 0 leaves it out
     plan_samples: int = 4  # plans drawn per horizon; the first feasible one is kept
-    track_kp: float = 10.0  # the tracking controller's gains (Diffuser: 1, 1; see genlab.robotics.planning)
-    track_kv: float = 1.0
     n_episodes: int = 50
     eval_seed: int = 0
-    bc_steps: int = 5000
-    bc_hidden: int = 256
-    bc_batch_size: int = 256
     gif_every: int = 3  # rollout.gif: a MuJoCo frame every this many env steps; 0: no GIF
 
     def __post_init__(self):
@@ -67,55 +59,29 @@ class DiffuserMaze2DTask(DiffuserTask):
                 f"need n_episodes >= 1 and replan_every >= 0, got {cfg.n_episodes}, {cfg.replan_every}"
             )
         self.tasks = scores.make_tasks(cfg.maze, cfg.n_episodes, cfg.eval_seed)
-        self.bc_normalizer = LimitsNormalizer.fit(self.data.observations)
-        self.bc = GoalBC(cfg.bc_hidden)
-        self.bc_trained = False
         self.frames: list[np.ndarray] = []  # the MuJoCo render of the last sample()'s first episode
 
     def fit(self, cfg: DiffuserMaze2DConfig, run_dir: Path | None) -> torch.nn.Module:
-        bc_cfg = self.stage_cfg(
-            steps=cfg.bc_steps,
-            batch_size=cfg.bc_batch_size,
-            lr=1e-3,
-            ema_decay=0.999,
-            ckpt_every=cfg.bc_steps,
-        )
-        self.bc = train_stage(
-            "bc", self.bc, bc_loss, bc_dataset(self.data, self.bc_normalizer), bc_cfg, run_dir
-        )
-        self.bc_trained = True
+        self.fit_bc(run_dir)
         return train_stage("", self.model, self.loss, self.train_set, cfg, run_dir)
 
     def load_stages(self, run_dir: Path) -> None:
-        found = latest(Path(run_dir) / "stages" / "bc" / "checkpoints", need=EVAL_FILES)
-        if found is not None:
-            load_weights(self.bc, found.path / "ema.safetensors")
-            self.bc_trained = True
+        self.load_bc(run_dir)
 
-    def trackers(self, model, replan_every: int, record: list | None = None):
-        """``make_policy(task)`` for ``scores.evaluate``: a PlanTracker seeded by the task."""
+    def plan_trackers(self, model, replan_every: int, record: list | None = None):
+        """``make_policy(task)``: Diffuser's planner with ``plan_samples`` plans per horizon, tracked."""
         planner = self.planner(model.eval(), n_samples=self.cfg.plan_samples)
-
-        def make(task: scores.Task) -> PlanTracker:
-            generator = torch.Generator(next(model.parameters()).device).manual_seed(task.policy_seed)
-            tracker = PlanTracker(
-                planner, replan_every, gains=(self.cfg.track_kp, self.cfg.track_kv), generator=generator
-            )
-            if record is not None:
-                record.append(tracker)
-            return tracker
-
-        return make
+        return self.trackers(planner, replan_every, record)
 
     def evaluate(self, model):
         cfg, maze = self.cfg, self.cfg.maze
         runs = {"random": scores.random_policy, "expert": scores.expert_policy(maze)}
         first_plans: list[PlanTracker] = []
-        runs["diffuser"] = self.trackers(model, 0, first_plans)
+        runs["diffuser"] = self.plan_trackers(model, 0, first_plans)
         if cfg.replan_every:
-            runs["diffuser_replan"] = self.trackers(model, cfg.replan_every)
+            runs["diffuser_replan"] = self.plan_trackers(model, cfg.replan_every)
         if self.bc_trained:
-            runs["bc"] = lambda task: bc_policy(self.bc.eval(), self.bc_normalizer)
+            runs["bc"] = lambda task: self.bc_policy()
         evals = {name: scores.evaluate(maze, make, self.tasks) for name, make in runs.items()}
         low, high = evals["random"].mean_return, evals["expert"].mean_return
         out: dict[str, float] = {"episodes": float(len(self.tasks))}
@@ -137,11 +103,11 @@ class DiffuserMaze2DTask(DiffuserTask):
         and of the executed path, T the episode length."""
         trackers: list[PlanTracker] = []
         tasks = [self.tasks[i % len(self.tasks)] for i in range(n)]
-        scores.evaluate(self.cfg.maze, self.trackers(model, 0, trackers), tasks)
+        scores.evaluate(self.cfg.maze, self.plan_trackers(model, 0, trackers), tasks)
         if self.cfg.gif_every:  # the episode with the longest plan, rendered
             task = tasks[max(range(n), key=lambda i: len(trackers[i].plans[0][1]))]
             try:
-                policy = self.trackers(model, 0)(task)
+                policy = self.plan_trackers(model, 0)(task)
                 self.frames = render_episode(self.cfg.maze, policy, task, self.cfg.gif_every)[0]
             except RuntimeError as err:
                 warnings.warn(f"no rollout.gif: {err}", stacklevel=2)

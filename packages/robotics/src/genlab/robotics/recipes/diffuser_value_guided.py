@@ -4,15 +4,19 @@ The goal is not a condition: a Diffuser with only its start inpainted learns the
 wander between random goals; a value network learns, on noised trajectories, the discounted number of steps
 spent within reach of any of several ``targets`` cells (the task reward, unseen by the Diffuser). Guided
 sampling adds ``scale * grad J`` to the score; samples are sorted by J and the best feasible one is tracked in
-the env with Diffuser's controller. ``evaluate`` compares, from the same start states, each guidance scale in
-``scales`` (0 = unguided): the true return of the sampled plans and the fraction that reach a target, the
-value J, the same for the top-ranked plan, and for ``scale`` and 0 the executed episodes.
+the env with the controller of ``diffuser-maze2d``. ``evaluate`` compares, from the same start states, each
+guidance scale in ``scales`` (0 = unguided): the true return of the sampled plans and the fraction that reach
+a target, the value J, the same for the top-ranked plan. Then the executed episodes, side by side on the same
+tasks and seeds: Diffuser unguided and guided at ``scale``, and three references that are *told* the target
+nearest the start by path length (Diffuser is not): the waypoint controller (the expert), goal-conditioned BC
+on the same data, and a random policy.
 
-Stages: the value network (``value``), then the Diffuser (the run's model).
+Stages: the value network (``value``), the BC baseline (``bc``), then the Diffuser (the run's model).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +27,7 @@ from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
 from genlab.core.recipe import Recipe
 from genlab.core.run import train_stage
 from genlab.robotics import scores
+from genlab.robotics.controller import shortest_path
 from genlab.robotics.diffuser import windows
 from genlab.robotics.mazes import GOAL_RADIUS, get_maze, make_env, reset_to
 from genlab.robotics.planning import PlanTracker
@@ -67,7 +72,8 @@ class DiffuserValueGuidedTask(DiffuserTask):
         if cfg.min_horizon:
             raise ValueError("value guidance plans at one horizon (the value net's); leave min_horizon at 0")
         super().__init__(cfg, condition_goal=False)
-        self.targets = get_maze(cfg.maze).cell_to_xy(parse_cells(cfg.targets, cfg.maze))
+        self.target_cells = parse_cells(cfg.targets, cfg.maze)
+        self.targets = get_maze(cfg.maze).cell_to_xy(self.target_cells)
         self.scales = [float(s) for s in cfg.scales.split(",") if s.strip()]
         if not 0.0 < cfg.discount <= 1.0 or cfg.n_samples < 1:
             raise ValueError(
@@ -91,12 +97,17 @@ class DiffuserValueGuidedTask(DiffuserTask):
         self.value = train_stage(
             "value", self.value, self.value_batch_loss, self.train_set, value_cfg, run_dir
         )
+        self.fit_bc(run_dir)
         return train_stage("", self.model, self.loss, self.train_set, cfg, run_dir)
 
     def load_stages(self, run_dir: Path) -> None:
         found = latest(Path(run_dir) / "stages" / "value" / "checkpoints", need=EVAL_FILES)
-        if found is not None:
-            load_weights(self.value, found.path / "ema.safetensors")
+        if found is None:
+            raise FileNotFoundError(
+                f"{run_dir} has no trained value stage (stages/value): guidance needs it; resume the run to train it"
+            )
+        load_weights(self.value, found.path / "ema.safetensors")
+        self.load_bc(run_dir)
 
     def plan_return(self, positions: np.ndarray) -> np.ndarray:
         """The task's normalised discounted return of paths [..., H, 2] over their first ``horizon`` steps."""
@@ -151,22 +162,50 @@ class DiffuserValueGuidedTask(DiffuserTask):
             )
         return out
 
-    def rollouts(self, model, scale: float, tasks) -> list[PlanTracker]:
-        """Plan-once episodes with the best-ranked feasible plan; the trackers record them."""
-        planner, trackers = self.planner(model, scale), []
+    def nearest_target(self, start_cell) -> np.ndarray:
+        """The (x, y) of the target cell with the shortest path from ``start_cell``."""
+        lengths = [len(shortest_path(self.cfg.maze, start_cell, tuple(c))) for c in self.target_cells]
+        return self.targets[int(np.argmin(lengths))]
+
+    def references(self) -> dict[str, Callable[[scores.Task], scores.Policy]]:
+        """The reference policies, each driving to the nearest target instead of the env's goal."""
+
+        def aimed(make_policy):
+            def make(task):
+                policy, target = make_policy(task), self.nearest_target(task.start_cell)
+                return lambda observation, goal: policy(observation, target)
+
+            return make
+
+        runs = {"random": scores.random_policy, "expert": aimed(scores.expert_policy(self.cfg.maze))}
+        if self.bc_trained:
+            runs["bc"] = aimed(lambda task: self.bc_policy())
+        return runs
+
+    def executed(self, make_policy, tasks) -> np.ndarray:
+        """The positions [len(tasks), T, 2] of ``make_policy(task)`` run on each task for the env's length."""
+        paths: list[list[np.ndarray]] = []
 
         def make(task):
-            generator = torch.Generator(next(model.parameters()).device).manual_seed(task.policy_seed)
-            trackers.append(PlanTracker(planner, generator=generator))
-            return trackers[-1]
+            policy, path = make_policy(task), []
+            paths.append(path)
+
+            def act(observation, goal):
+                path.append(np.asarray(observation)[:2])
+                return policy(observation, goal)
+
+            return act
 
         scores.evaluate(self.cfg.maze, make, tasks)
-        return trackers
+        return np.array(paths)
 
     def evaluate(self, model):
         out = {"episodes": float(len(self.tasks)), **self.compare_scales(model)}
+        runs = self.references()
         for name, w in (("unguided", 0.0), ("guided", self.cfg.scale)):
-            paths = np.array([t.observations for t in self.rollouts(model, w, self.tasks)])[..., :2]
+            runs[name] = self.trackers(self.planner(model, w))
+        for name, make in runs.items():
+            paths = self.executed(make, self.tasks)
             reached = reach_any_reward(paths, self.targets, GOAL_RADIUS).any(axis=1)
             out[f"{name}/executed_return"] = float(self.plan_return(paths).mean())
             out[f"{name}/executed_reach_rate"] = float(reached.mean())
@@ -175,7 +214,9 @@ class DiffuserValueGuidedTask(DiffuserTask):
     def sample(self, model, n):
         """[n, 2, 2, T, 2]: per start, (unguided, guided) x (plan positions, NaN past its end; executed path)."""
         tasks = [self.tasks[i % len(self.tasks)] for i in range(n)]
-        runs = [self.rollouts(model, w, tasks) for w in (0.0, self.cfg.scale)]
+        runs: list[list[PlanTracker]] = [[], []]
+        for record, w in zip(runs, (0.0, self.cfg.scale)):
+            scores.evaluate(self.cfg.maze, self.trackers(self.planner(model, w), record=record), tasks)
         length = len(runs[0][0].observations)
         out = torch.full((n, 2, 2, length, 2), float("nan"))
         for j, trackers in enumerate(runs):
@@ -211,6 +252,9 @@ RECIPE = Recipe(
             "warmup": 5,
             "value_steps": 20,
             "value_dim": 8,
+            "bc_steps": 20,
+            "bc_hidden": 16,
+            "bc_batch_size": 64,
             "n_samples": 4,
             "scales": "0,10",
             "n_episodes": 2,
@@ -224,6 +268,7 @@ RECIPE = Recipe(
             "steps": 2_000_000,
             "value_steps": 200_000,
             "value_dim": 32,
+            "bc_steps": 100_000,
             "n_samples": 64,
             "lr": 2e-4,
             "ckpt_every": 20_000,
