@@ -1,11 +1,12 @@
 import sys
 
+import numpy as np
 import pytest
 import rdkit.Chem
 from PIL import Image
 
 from genlab.molecules.convert import mol_to_data
-from genlab.molecules.drawing import draw_grid, write_edm_sdf
+from genlab.molecules.drawing import draw_grid, scatter_3d, write_edm_sdf
 from genlab.molecules.metrics import Geometry
 
 
@@ -26,3 +27,15 @@ def test_grid_falls_back_to_3d_without_rdkit_drawing(embedded, stable_smiles, tm
     with pytest.warns(UserWarning, match="drawing the molecules in 3D"):
         png = draw_grid(geoms, tmp_path / "grid.png")
     assert png.stat().st_size > 1000
+
+
+def test_a_diverged_sample_is_drawn_and_left_out_of_the_sdf(embedded, stable_smiles, tmp_path):
+    good = [Geometry.of(mol_to_data(embedded[s])) for s in stable_smiles[:2]]
+    bad = Geometry(np.full_like(good[0].pos, np.nan), good[0].types)
+    geoms = [good[0], bad, good[1]]
+    assert draw_grid(geoms, tmp_path / "grid.png").stat().st_size > 1000
+    assert scatter_3d(geoms, tmp_path / "grid_3d.png").stat().st_size > 1000
+    with pytest.warns(UserWarning, match=r"samples \[1\] have no finite coordinates"):
+        sdf = write_edm_sdf(geoms, tmp_path / "mols.sdf")
+    read = list(rdkit.Chem.SDMolSupplier(str(sdf), removeHs=False))
+    assert [m.GetProp("_Name") for m in read] == ["sample_0", "sample_2"]

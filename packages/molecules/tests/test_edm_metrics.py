@@ -85,3 +85,5 @@ def test_bad_molecules_count_as_invalid_never_crash():
         assess((np.zeros((2, 3)), np.array([0, len(ELEMENTS)])))
     with pytest.raises(ValueError, match="at least one"):
         edm_metrics([])
+    with pytest.raises(ValueError, match=r"\(pos, types\[, charges\]\)"):
+        assess((np.zeros((2, 3)),))

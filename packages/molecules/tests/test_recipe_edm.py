@@ -1,6 +1,8 @@
 """edm-qm9like: the smoke preset end to end through the genlab CLI, then ``genlab sample`` writing SDF."""
 
 import json
+import runpy
+from pathlib import Path
 
 import pytest
 from rdkit import Chem
@@ -50,3 +52,12 @@ def test_bad_config_fails_before_training(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="not more than n_test"):
         recipe.build(recipe.make_config("smoke", {"n_molecules": "5", "n_test": "8"}))
     assert main(["train", "edm-qm9like", "--preset", "smoke", "--out", str(tmp_path), "--no_comm", "1"]) == 2
+
+
+def test_example_scores_samples_beside_the_data_row(run_dir, tmp_path, capsys):
+    example = runpy.run_path(str(Path(__file__).resolve().parents[1] / "examples" / "generate_molecules.py"))
+    example["main"](["--run", str(run_dir), "--n", "3", "--out", str(tmp_path)])
+    printed = capsys.readouterr().out
+    metrics = json.loads(printed[: printed.rindex("}") + 1])
+    assert metrics["n"] == metrics["data_n"] == 3 and metrics["data_atom_stability"] > 0.9
+    assert (tmp_path / "molecules.sdf").exists() and (tmp_path / "molecules_3d.png").exists()

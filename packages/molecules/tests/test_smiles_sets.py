@@ -1,5 +1,6 @@
 import gzip
 import random
+import zipfile
 
 import pytest
 from rdkit import Chem
@@ -63,6 +64,20 @@ def test_full_moses_files_are_read_from_a_path(tmp_path):
     (tmp_path / "bad.csv").write_text("smi\nCC\n")
     with pytest.raises(ValueError, match="no SMILES column"):
         read_smiles(tmp_path / "bad.csv")
+
+
+def test_full_moses_files_are_read_from_the_molsets_wheel(tmp_path):
+    # a wheel of the molsets layout, made here (the real one is on PyPI: pip download molsets --no-deps)
+    wheel = tmp_path / "molsets-0.3.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("moses/dataset/data/train.csv.gz", gzip.compress(b"SMILES\nCCO\nc1ccccc1\nCN\n"))
+    assert load_moses("train", path=wheel) == ["CCO", "c1ccccc1", "CN"]
+    assert load_moses("train", path=wheel, limit=1) == ["CCO"]
+    with pytest.raises(ValueError, match="not the molsets wheel"):
+        load_moses("test", path=wheel)
+    (tmp_path / "broken.whl").write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="cannot read the wheel"):
+        load_moses("train", path=tmp_path / "broken.whl")
 
 
 def test_write_read_round_trip(tmp_path):

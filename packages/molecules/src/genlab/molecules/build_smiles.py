@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import gzip
 import io
 import random
 import zipfile
@@ -30,19 +29,14 @@ from genlab.molecules.smiles_sets import (
     is_qm9_like,
     load_moses,
     nci_smiles,
+    wheel_smiles,
     write_lines,
 )
 
-WHEEL_DATA = "moses/dataset/data"
 WHEEL_FILTERS = {
     "moses_mcf.csv.gz": "moses/metrics/mcf.csv",
     "moses_pains.csv.gz": "moses/metrics/wehi_pains.csv",
 }
-
-
-def _wheel_smiles(wheel: zipfile.ZipFile, split: str) -> list[str]:
-    with gzip.open(wheel.open(f"{WHEEL_DATA}/{split}.csv.gz"), "rt") as f:
-        return [line.strip() for line in f.read().splitlines()[1:] if line.strip()]
 
 
 def _subset(smiles: list[str], n: int, rng: random.Random) -> list[str]:
@@ -55,7 +49,7 @@ def build_moses(wheel_path: str, n_train: int, n_test: int, seed: int) -> None:
     rng = random.Random(seed)
     with zipfile.ZipFile(wheel_path) as wheel:
         for split, n in (("train", n_train), ("test", n_test)):
-            write_lines(SHIPPED[f"moses_{split}"], _subset(_wheel_smiles(wheel, split), n, rng))
+            write_lines(SHIPPED[f"moses_{split}"], _subset(wheel_smiles(wheel, split), n, rng))
         for name, member in WHEEL_FILTERS.items():
             write_lines(DATA_DIR / name, io.TextIOWrapper(wheel.open(member)).read().splitlines())
         licence = next(n for n in wheel.namelist() if n.endswith(".dist-info/LICENSE"))

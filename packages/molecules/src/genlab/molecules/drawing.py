@@ -27,9 +27,20 @@ from genlab.molecules.metrics import Geometry, assess, edm_molecule  # noqa: E40
 COLOURS = {"H": "#d0d0d0", "C": "#404040", "N": "#3050f8", "O": "#ff0d0d", "F": "#90e050"}
 
 
+def finite(geom: Geometry) -> bool:
+    """Whether the molecule has atoms and finite coordinates (a diverged sample has not)."""
+    return len(geom.types) > 0 and bool(np.isfinite(geom.pos).all())
+
+
 def _drawable(geom: Geometry) -> tuple[Chem.Mol, str]:
     """What EDM's validity counts, laid out in 2D: the largest fragment of a valid molecule, or the
-    raw distance-inferred graph (explicit atoms only) of an invalid one; and a label."""
+    raw distance-inferred graph (explicit atoms only) of an invalid one; and a label. A molecule
+    without finite coordinates is drawn as its atoms alone."""
+    if not finite(geom):
+        mol = Chem.RWMol()
+        for t in geom.types:
+            mol.AddAtom(Chem.Atom(ELEMENTS[int(t)]))
+        return mol, "invalid, no finite coordinates"
     result = assess(geom, determine=False)
     if result.smiles is not None:
         mol = Chem.MolFromSmiles(result.smiles)
@@ -72,6 +83,10 @@ def scatter_3d(geoms: list[Geometry], path: str | Path, per_row: int = 3) -> Pat
     fig = plt.figure(figsize=(3.2 * min(per_row, len(geoms)), 3.2 * rows))
     for k, g in enumerate(geoms):
         ax = fig.add_subplot(rows, min(per_row, len(geoms)), k + 1, projection="3d")
+        ax.set_axis_off()
+        if not finite(g):
+            ax.set_title(f"{len(g.types)} atoms, no finite coordinates", fontsize=9)
+            continue
         order = bond_orders(g.pos, g.types)
         for i, j in zip(*np.nonzero(np.triu(order))):
             ax.plot(*g.pos[[i, j]].T, color="#808080", linewidth=1.0 + order[i, j])
@@ -80,7 +95,6 @@ def scatter_3d(geoms: list[Geometry], path: str | Path, per_row: int = 3) -> Pat
             *g.pos.T, c=colours, s=[30 if ELEMENTS[t] == "H" else 80 for t in g.types], depthshade=False
         )
         ax.set_title(f"{len(g.types)} atoms", fontsize=9)
-        ax.set_axis_off()
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -88,10 +102,17 @@ def scatter_3d(geoms: list[Geometry], path: str | Path, per_row: int = 3) -> Pat
 
 
 def write_edm_sdf(geoms: list[Geometry], path: str | Path) -> Path:
-    """SDF of the molecules with their coordinates and distance-inferred bonds (hydrogens explicit)."""
-    blocks = []
+    """SDF of the molecules with their coordinates and distance-inferred bonds (hydrogens explicit).
+
+    Molecules without finite coordinates are left out, with a warning naming them; the others keep
+    their index in the name (``sample_i``)."""
+    blocks, skipped = [], [i for i, g in enumerate(geoms) if not finite(g)]
+    if skipped:
+        warnings.warn(f"samples {skipped} have no finite coordinates: left out of {path}", stacklevel=2)
     with BlockLogs():
         for i, g in enumerate(geoms):
+            if i in skipped:
+                continue
             mol = edm_molecule(g)
             mol.UpdatePropertyCache(strict=False)
             mol.SetProp("_Name", f"sample_{i}")

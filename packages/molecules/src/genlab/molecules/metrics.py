@@ -13,7 +13,8 @@ From coordinates and atom types only:
   ``valid_determine`` (bonds found and sanitised) and ``connected_determine``.
 
 Always report the same numbers on the training geometries ("data" row): it is the ceiling for
-that set. Bad molecules (empty, NaN coordinates, unknown types) count as invalid and unstable.
+that set. Bad molecules (empty, NaN or infinite coordinates) count as invalid and unstable; malformed
+input (shapes that disagree, type indices outside H, C, N, O, F) raises a ValueError that names it.
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ class Geometry:
             charges = getattr(item, "charges", None)
             charges = None if charges is None else charges.cpu().numpy()
             return cls(item.pos.detach().cpu().numpy(), item.z.cpu().numpy(), charges)
-        return cls(*(np.asarray(x.detach().cpu() if hasattr(x, "detach") else x) for x in item))
+        parts = tuple(item)
+        if len(parts) not in (2, 3):
+            raise ValueError(f"a molecule is (pos, types[, charges]), got a sequence of {len(parts)} items")
+        return cls(*(np.asarray(x.detach().cpu() if hasattr(x, "detach") else x) for x in parts))
 
 
 def edm_molecule(geom: Geometry) -> Chem.RWMol:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -29,6 +30,7 @@ SHIPPED = {
     "moses_test": DATA_DIR / "moses_test.smi.gz",
 }
 MOSES_SPLITS = ("train", "test", "test_scaffolds")
+MOSES_WHEEL_DATA = "moses/dataset/data"  # inside molsets-0.3.1-py3-none-any.whl
 QM9_ELEMENTS = frozenset({"H", "C", "N", "O", "F"})
 QM9_MAX_HEAVY_ATOMS = 9
 
@@ -58,6 +60,15 @@ def _open_text(path: Path) -> io.TextIOBase:
     return gzip.open(path, "rt") if path.suffix == ".gz" else open(path)
 
 
+def _csv_smiles(f: io.TextIOBase, name: str, split: str | None) -> list[str]:
+    rows = csv.DictReader(f)
+    if rows.fieldnames is None or "SMILES" not in rows.fieldnames:
+        raise ValueError(f"{name} has no SMILES column (columns: {rows.fieldnames})")
+    if split is not None and "SPLIT" in rows.fieldnames:
+        return [r["SMILES"] for r in rows if r["SPLIT"] == split]
+    return [r["SMILES"] for r in rows]
+
+
 def read_smiles(path: str | Path, split: str | None = None) -> list[str]:
     """SMILES from a ``.smi`` (one per line, first column) or a ``.csv`` with a SMILES column, optionally gzipped.
 
@@ -69,12 +80,16 @@ def read_smiles(path: str | Path, split: str | None = None) -> list[str]:
     with _open_text(path) as f:
         if ".csv" not in path.suffixes:
             return [line.split()[0] for line in f if line.strip() and not line.startswith("#")]
-        rows = csv.DictReader(f)
-        if rows.fieldnames is None or "SMILES" not in rows.fieldnames:
-            raise ValueError(f"{path} has no SMILES column (columns: {rows.fieldnames})")
-        if split is not None and "SPLIT" in rows.fieldnames:
-            return [r["SMILES"] for r in rows if r["SPLIT"] == split]
-        return [r["SMILES"] for r in rows]
+        return _csv_smiles(f, str(path), split)
+
+
+def wheel_smiles(wheel: zipfile.ZipFile, split: str) -> list[str]:
+    """The MOSES ``split`` as the ``molsets`` wheel holds it (``moses/dataset/data/{split}.csv.gz``)."""
+    member = f"{MOSES_WHEEL_DATA}/{split}.csv.gz"
+    if member not in wheel.namelist():
+        raise ValueError(f"{wheel.filename} has no {member}: not the molsets wheel")
+    with gzip.open(wheel.open(member), "rt") as f:
+        return _csv_smiles(f, member, split)
 
 
 def write_lines(path: str | Path, lines: Iterable[str]) -> Path:
@@ -103,8 +118,9 @@ def load_qm9like(limit: int | None = None) -> list[str]:
 def load_moses(split: str = "train", path: str | Path | None = None, limit: int | None = None) -> list[str]:
     """MOSES SMILES of ``split``: the shipped subset, or the full file when ``path`` is given.
 
-    ``path`` may be a MOSES csv(.gz) file, ``dataset_v1.csv`` (filtered by its SPLIT column), or the
-    ``moses/dataset/data`` directory of the ``molsets`` wheel holding ``{split}.csv.gz``.
+    ``path`` may be a MOSES csv(.gz) file, ``dataset_v1.csv`` (filtered by its SPLIT column), the
+    ``molsets`` wheel itself (``pip download molsets --no-deps``), or its extracted ``moses/dataset/data``
+    directory holding ``{split}.csv.gz``.
     """
     lookup("MOSES split", split, dict.fromkeys(MOSES_SPLITS))
     if path is None:
@@ -112,9 +128,14 @@ def load_moses(split: str = "train", path: str | Path | None = None, limit: int 
             raise ValueError(f"MOSES split {split!r} is not shipped; pass path= to the full MOSES data")
         return load_smiles(f"moses_{split}", limit)
     path = Path(path)
-    if path.is_dir():
-        path = path / f"{split}.csv.gz"
-    smiles = read_smiles(path, split=split)
+    if path.suffix == ".whl":
+        try:
+            with zipfile.ZipFile(path) as wheel:
+                smiles = wheel_smiles(wheel, split)
+        except (zipfile.BadZipFile, FileNotFoundError) as err:
+            raise ValueError(f"cannot read the wheel {path}: {err}") from err
+    else:
+        smiles = read_smiles(path / f"{split}.csv.gz" if path.is_dir() else path, split=split)
     return smiles if limit is None else smiles[:limit]
 
 

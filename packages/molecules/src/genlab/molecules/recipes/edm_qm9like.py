@@ -47,7 +47,7 @@ class EDMConfig(TrainConfig):
     nll_repeats: int = 2  # Monte-Carlo draws of (t, eps) per molecule
     n_show: int = 24
     conformer_workers: int = 1
-    steps: int = 10000  # about 30 min on one idle CPU thread (batches grouped by size)
+    steps: int = 10000  # about 46 min on one CPU thread at 274 ms per step (docs/benchmarks.md)
     batch_size: int = 64
     lr: float = 1e-3
     warmup: int = 200
@@ -138,9 +138,9 @@ class EDMTask:
         n = len(pos) * self.cfg.nll_repeats
         return {("nll" if k == "nll" else f"nll_{k}"): v / n for k, v in sums.items()}
 
-    def data_row(self) -> dict[str, float]:
-        """EDM's metrics on the first n_samples training geometries, through the same path as samples."""
-        pos, types = (t[: self.cfg.n_samples] for t in self.train_set.tensors)
+    def data_row(self, n: int | None = None) -> dict[str, float]:
+        """EDM's metrics on the first n (default n_samples) training geometries, through the same path as samples."""
+        pos, types = (t[: n or self.cfg.n_samples] for t in self.train_set.tensors)
         return edm_metrics(unpack_samples(pack_samples(pos, types)))
 
     def evaluate(self, model) -> dict[str, float]:
