@@ -113,3 +113,22 @@ def test_default_training_length_is_per_maze(maze, steps):
     assert recipe.make_config("default", {"maze": maze}).steps == steps
     assert recipe.make_config("default", {"maze": maze, "steps": "123"}).steps == 123
     assert recipe.make_config("smoke", {"maze": maze}).steps == 20
+
+
+def test_paper_preset_is_the_papers_protocol():
+    cfg = get_recipe("diffuser-maze2d").make_config("paper", {"maze": "large"})
+    assert (cfg.min_horizon, cfg.plan_samples, cfg.track_kp, cfg.track_kv, cfg.replan_every) == (
+        0,
+        1,
+        1.0,
+        1.0,
+        0,
+    )
+    assert (cfg.steps, cfg.batch_size, cfg.lr, cfg.ema_decay, cfg.dim_mults) == (
+        2_000_000,
+        32,
+        2e-4,
+        0.995,
+        "1,4,8",
+    )
+    assert get_recipe("diffuser-value-guided").make_config("paper").track_kp == 1.0

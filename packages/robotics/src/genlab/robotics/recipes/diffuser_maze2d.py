@@ -151,9 +151,11 @@ RECIPE = Recipe(
             "log_every": 10,
             "ckpt_every": 20,
         },
-        "paper": {
+        "paper": {  # the paper's protocol: one horizon, one plan, Diffuser's controller gains
             "n_data": 1_000_000,
             "min_horizon": 0,
+            "plan_samples": 1,
+            "track_kp": 1.0,
             "dim_mults": "1,4,8",
             "diffusion_steps": 0,
             "replan_every": 0,

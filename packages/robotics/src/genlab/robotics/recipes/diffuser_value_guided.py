@@ -263,6 +263,7 @@ RECIPE = Recipe(
         },
         "paper": {
             "n_data": 1_000_000,
+            "track_kp": 1.0,
             "dim_mults": "1,4,8",
             "diffusion_steps": 0,
             "steps": 2_000_000,
