@@ -6,10 +6,11 @@ Control is Diffuser's Maze2D controller (``scripts/plan_maze2d.py``): at step k 
     a_k = k_p (p*_{k+1} - p_k) + k_v (v*_{k+1} - v_k),    k_p = k_v = 1,
 
 clipped to the env's [-1, 1]; past the plan's end the target is its last position at rest (v* = 0).
-``diffuser-maze2d`` sets k_p = 10, the waypoint controller's gain: with k_p = 1 the point mass of PointMaze v3
-trails the plan (on Medium, the same plans reach the goal in 188 steps at k_p = 1, 158 at k_p = 10). The paper
-plans once ("open-loop plans are good enough for maze2d"); the replanning variant samples a new plan from the
-current state every ``replan_every`` steps until the agent reaches the goal.
+The Diffuser recipes set k_p = 10, the waypoint controller's gain (their ``paper`` preset: 1): with k_p = 1
+the point mass of PointMaze v3 trails the plan (on Medium, the same plans reach the goal in 188 steps at
+k_p = 1, 158 at k_p = 10). The paper plans once ("open-loop plans are good enough for maze2d"); the
+replanning variant samples a new plan from the current state every ``replan_every`` steps until the agent
+reaches the goal.
 
 The horizon: with several horizons (variable-length plans, Sec. 4.1), the planner bisects for the shortest
 horizon whose plan is feasible (every planned position in a free cell, no stretch of it faster than the data's
