@@ -38,7 +38,7 @@ def measure(key: str, n: int, rollout_factor: int) -> tuple[float, float]:
     (guide,) = task.rollout_settings().values()  # the row's one setting; None: unguided
     task.generate(model, 1, guide)  # warm-up
     frames, seconds = task.generate(model, n, guide)
-    return task.train_throughput(model, repeats=3), frames.shape[0] * frames.shape[1] / seconds
+    return task.train_throughput(model, repeats=10), frames.shape[0] * frames.shape[1] / seconds
 
 
 def main() -> None:

@@ -1,5 +1,5 @@
 """Roll out trained ``diffusion-forcing-video`` or ``dfot-video`` runs on held-out sequences and write
-each rollout as a GIF next to its ground truth, plus one PSNR-against-frame plot comparing the runs
+each rollout as a GIF next to its ground truth, plus PSNR- and SSIM-against-frame plots comparing the runs
 (Chen et al. 2024, Diffusion Forcing: long rollouts stay stable where teacher forcing and full-sequence
 diffusion drift; a dfot-video run rolls out once per history-guidance setting).
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from genlab.core.run import load_run
 from genlab.video.io import plot_curves, write_side_by_side
-from genlab.video.metrics import per_frame_psnr
+from genlab.video.metrics import per_frame_psnr, per_frame_ssim
 
 
 def main() -> None:
@@ -25,7 +25,7 @@ def main() -> None:
     p.add_argument("--scale", type=int, default=4, help="pixel enlargement in the GIF")
     args = p.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    curves, threshold = {}, None
+    curves, ssim_curves, threshold = {}, {}, None
     for run in args.runs:
         recipe, cfg, task, model = load_run(run)
         if recipe.name not in ("diffusion-forcing-video", "dfot-video"):
@@ -41,13 +41,13 @@ def main() -> None:
         )
         truth = samples[:, -1, cfg.context :]
         for r, setting in enumerate(task.rollout_settings()):
-            curves[f"{run.name} {setting} ({cfg.model})"] = per_frame_psnr(
-                samples[:, r, cfg.context :], truth
-            )
+            name, rolled = f"{run.name} {setting} ({cfg.model})", samples[:, r, cfg.context :]
+            curves[name], ssim_curves[name] = per_frame_psnr(rolled, truth), per_frame_ssim(rolled, truth)
         print(f"{run.name}: wrote {gif} (rollouts | truth, {args.n} sequences)")
         threshold = cfg.psnr_threshold
     figure = plot_curves(curves, args.out / "psnr.png", threshold=threshold, title="rollout PSNR vs truth")
-    print(f"wrote {figure}")
+    ssim = plot_curves(ssim_curves, args.out / "ssim.png", ylabel="SSIM", title="rollout SSIM vs truth")
+    print(f"wrote {figure} and {ssim}")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def main() -> None:
     if len(region) != 4:
         raise SystemExit(f"--region needs four integers r0,r1,c0,c1, got {args.region!r}")
     args.out.mkdir(parents=True, exist_ok=True)
-    context = task.truth[: args.n, : cfg.context]
+    context = task.truth[: args.n, : cfg.context]  # at most the run's n_eval held-out sequences
+    shown = min(len(context), 4)
     reward = region_reward(region)
     rows, labels = [], []
     for scale in (float(s) for s in args.scales.split(",")):
@@ -60,8 +61,8 @@ def main() -> None:
             f"scale {scale:g}: {inside.mean():.3f} of the generated ink inside region {region} (per sequence "
             f"{', '.join(f'{v:.2f}' for v in inside.tolist())})"
         )
-        rows += [torch.cat([context[i], video[i]]) for i in range(min(args.n, 4))]
-        labels += [f"scale {scale:g}, seq {i}" for i in range(min(args.n, 4))]
+        rows += [torch.cat([context[i], video[i]]) for i in range(shown)]
+        labels += [f"scale {scale:g}, seq {i}" for i in range(shown)]
     figure = write_grid(
         rows, args.out / "steer.png", labels=labels, title=f"Monte-Carlo guidance toward {region}"
     )

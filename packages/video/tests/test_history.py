@@ -55,6 +55,12 @@ def test_passes_are_batched_over_distinct_levels():
     assert spy.batches == [2 * 3]  # levels 0, 0.3 and 1
 
 
+@pytest.mark.parametrize(("variant", "scale"), [("conditional", 1.0), ("vanilla", 1.0), ("fractional", 1.0)])
+def test_no_guidance_runs_the_full_history_pass_alone(variant, scale):
+    _, spy = guided(variant, scale)
+    assert spy.batches == [2]  # the empty-history pass cancels out, so it is not run
+
+
 def test_history_frames_are_replaced_by_the_noised_history():
     seen = {}
 
@@ -64,7 +70,7 @@ def test_history_frames_are_replaced_by_the_noised_history():
 
     den = Denoiser(model, get_schedule("cosine"), "eps")
     history = torch.randn(1, 2, 1, 4, 4)
-    HistoryGuidance(den, history, [Term(1.0, 0.0)]).raw(torch.zeros(1, 3, 1, 4, 4), torch.full((1, 3), 0.7))
+    HistoryGuidance(den, history, [Term(2.0, 0.0)]).raw(torch.zeros(1, 3, 1, 4, 4), torch.full((1, 3), 0.7))
     x, t = seen["x"].split(1), seen["t"].split(1)  # levels sorted: 0 then 1
     torch.testing.assert_close(x[0][:, :2], history)  # level 0: alpha = 1, sigma = 0
     assert t[0][0, :2].eq(0).all() and t[1][0, :2].eq(1).all() and t[1][0, 2] == 0.7

@@ -21,6 +21,14 @@ def test_gif_round_trip(tmp_path, clip, scale):
     assert (grey - clip).abs().max() < 0.02  # a grey GIF palette holds every level
 
 
+def test_mp4_round_trip(tmp_path, clip):
+    path = io.write_video(clip, tmp_path / "clip.mp4", fps=5, scale=2)
+    frames = iio.imread(path, plugin="FFMPEG", index=None)
+    assert frames.shape == (clip.shape[0], 64, 64, 3)
+    grey = torch.as_tensor(frames[..., 0]).float()[:, None, ::2, ::2] / 127.5 - 1
+    assert (grey - clip).abs().mean() < 0.05  # lossy, but the same frames in the same order
+
+
 def test_mp4_without_imageio_ffmpeg_names_the_package(tmp_path, clip, monkeypatch):
     monkeypatch.setattr(io, "_has_ffmpeg", lambda: False)
     with pytest.raises(ImportError, match="imageio-ffmpeg"):

@@ -19,6 +19,7 @@ def test_smoke_run_scores_every_setting(tmp_path, objective):
             value = results[f"{setting}/{key}"]
             assert value == value  # present and not NaN
     assert (run_dir / "samples.png").stat().st_size > 1000 and (run_dir / "psnr.png").is_file()
+    assert (run_dir / "ssim.png").is_file()
 
 
 def test_bad_configs_are_refused():

@@ -27,7 +27,7 @@ def test_smoke_run_end_to_end(tmp_path):
         assert key in results and results[key] == results[key]  # present and not NaN
     assert 0 <= results["divergence_horizon"] <= results["rollout_frames"] == 8
     assert results["sample_frames_per_s"] > 0 and results["train_frames_per_s"] > 0
-    for name in ("samples.png", "rollout.gif", "psnr.png", "identity.png"):
+    for name in ("samples.png", "rollout.gif", "psnr.png", "ssim.png", "identity.png"):
         assert (run_dir / name).stat().st_size > 1000
     assert main(["sample", str(run_dir), "--n", "1", "--out", str(tmp_path / "more.png")]) == 0
     assert (tmp_path / "more.gif").exists() is False and (tmp_path / "rollout.gif").is_file()

@@ -101,7 +101,13 @@ class HistoryGuidance(Denoiser):
         if not terms:
             raise ValueError("history guidance needs at least one term")
         self.history, self.terms, self.generator = history, list(terms), generator
-        self.levels = sorted({1.0} | {t.level for t in terms} | {t.against for t in terms})
+        # s~ as one sum over history levels, sum_k c_k s(x | h^k); a level whose terms cancel is not run
+        # (the conditional setting needs the full-history pass alone)
+        net = {1.0: 1.0}
+        for term in self.terms:
+            net[term.level] = net.get(term.level, 0.0) + term.weight
+            net[term.against] = net.get(term.against, 0.0) - term.weight
+        self.coefficients = {k: c for k, c in sorted(net.items()) if c != 0.0}
 
     def _noised(self, level: float) -> torch.Tensor:
         h = self.history
@@ -117,11 +123,12 @@ class HistoryGuidance(Denoiser):
             )
         if t.shape != x.shape[:2]:
             raise ValueError(f"history guidance needs one level per frame, t [B, T], got {tuple(t.shape)}")
-        xs = [torch.cat([self._noised(k), x[:, n:]], 1) for k in self.levels]
-        ts = [torch.cat([t.new_full((b, n), k), t[:, n:]], 1) for k in self.levels]
-        batched = {k: torch.cat([v] * len(self.levels)) if _per_sample(v, b) else v for k, v in cond.items()}
-        outs = dict(zip(self.levels, self.model.raw(torch.cat(xs), torch.cat(ts), **batched).split(b)))
-        return outs[1.0] + sum(term.weight * (outs[term.level] - outs[term.against]) for term in self.terms)
+        levels = list(self.coefficients)
+        xs = [torch.cat([self._noised(k), x[:, n:]], 1) for k in levels]
+        ts = [torch.cat([t.new_full((b, n), k), t[:, n:]], 1) for k in levels]
+        batched = {k: torch.cat([v] * len(levels)) if _per_sample(v, b) else v for k, v in cond.items()}
+        outs = self.model.raw(torch.cat(xs), torch.cat(ts), **batched).split(b)
+        return sum(c * out for c, out in zip(self.coefficients.values(), outs))
 
 
 def _per_sample(value, batch: int) -> bool:

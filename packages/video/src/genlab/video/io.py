@@ -53,7 +53,7 @@ def _has_ffmpeg() -> bool:
 
 
 def write_video(video: torch.Tensor, path: str | Path, fps: float = 8.0, scale: int = 1) -> Path:
-    """Write a .gif (always available) or .mp4 (needs imageio-ffmpeg).
+    """Write a .gif (Pillow) or .mp4 (imageio-ffmpeg, which ships its own ffmpeg binary).
 
     Pillow merges identical consecutive GIF frames into one longer frame, so a GIF read back may
     hold fewer frames than a video that stands still.
@@ -68,8 +68,8 @@ def write_video(video: torch.Tensor, path: str | Path, fps: float = 8.0, scale: 
     elif suffix == ".mp4":
         if not _has_ffmpeg():
             raise ImportError(
-                "writing MP4 needs the optional package imageio-ffmpeg (pip install imageio-ffmpeg); "
-                "write a .gif instead"
+                "writing MP4 needs imageio-ffmpeg, a dependency of genlab-video that is missing here "
+                "(pip install imageio-ffmpeg); write a .gif instead"
             )
         iio.imwrite(path, frames, plugin="FFMPEG", fps=fps)
     else:

@@ -26,7 +26,7 @@ where identity is unambiguous and the continuation deterministic; ``digits 1`` t
 single-digit clips too), two reference predictors (a blank frame; the last context frame repeated,
 over the first N) and throughput.
 ``samples.png`` shows rollouts above their ground truth, ``rollout.gif`` plays them side by side
-and ``psnr.png`` (``identity.png``) plots PSNR (digit identity) against frame.
+and ``psnr.png``, ``ssim.png`` (``identity.png``) plot PSNR, SSIM (digit identity) against frame.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class DiffusionForcingVideoConfig(TrainConfig):
     data: Literal["moving-digits", "shapes"] = "moving-digits"
     objective: Objective = "diffusion-forcing"
     model: Literal["transformer", "uvit", "gru"] = "gru"  # the ConvGRU learns far faster per CPU second
-    causal: bool = True  # False: the non-causal transformer (DFoT); not for rollouts of this recipe
+    causal: bool = True  # False: a non-causal transformer or U-ViT (what dfot-video trains)
     size: int = 32
     frames: int = 16  # training clip length N, and the transformer's window
     train_clips: int = 100_000  # procedural clips, rendered on the fly
@@ -125,7 +125,9 @@ class DiffusionForcingVideoTask:
         if cfg.context >= cfg.frames:
             raise ValueError(f"context ({cfg.context}) must be shorter than the window frames ({cfg.frames})")
         if cfg.model == "gru" and not cfg.causal:
-            raise ValueError("the ConvGRU is causal by construction; causal=false needs model=transformer")
+            raise ValueError(
+                "the ConvGRU is causal by construction; causal=false needs model=transformer or uvit"
+            )
         self.cfg = cfg
         for name, value in (("digits", cfg.digits), ("eval_digits", cfg.eval_digits)):
             if value < 0 or (value and cfg.data != "moving-digits"):
@@ -204,7 +206,7 @@ class DiffusionForcingVideoTask:
         out = rollout(self.denoiser(model), context, self.rollout_frames, generator=generator, **plan)
         return out.cpu(), _clock(device) - started
 
-    def train_throughput(self, model, repeats: int = 2) -> float:
+    def train_throughput(self, model, repeats: int = 5) -> float:
         """Training frames per second: loss, backward and an AdamW step on a copy of the model."""
         net = copy.deepcopy(model).train().requires_grad_(True)
         optimizer = torch.optim.AdamW(net.parameters(), lr=0.0)
@@ -300,8 +302,8 @@ class DiffusionForcingVideoTask:
         return torch.stack([*rows, truth], 1)
 
     def save_samples(self, samples, out: Path) -> Path:
-        """samples.png (rollouts above their truth, every 8th frame), rollout.gif, psnr.png and, on
-        moving digits, identity.png."""
+        """samples.png (rollouts above their truth, every 8th frame), rollout.gif, psnr.png, ssim.png
+        and, on moving digits, identity.png."""
         cfg, out, c = self.cfg, Path(out), self.cfg.context
         names = [*self.rollout_settings(), "truth"]
         videos = [v for group in samples for v in group]
@@ -310,12 +312,18 @@ class DiffusionForcingVideoTask:
         write_grid(videos, out, labels=labels, every=8, title=title)
         write_side_by_side(videos[: max(4, len(names))], out.with_name("rollout.gif"), fps=8, scale=4)
         truth = samples[:, -1, c:]
-        curves = {
-            f"{name} ({len(samples)} sequences)": per_frame_psnr(samples[:, r, c:], truth)
-            for r, name in enumerate(names[:-1])
+        last = samples[:, -1, c - 1 : c].expand_as(truth)  # the reference that copies the last context frame
+        plots = {
+            "psnr.png": (per_frame_psnr, "PSNR (dB)", cfg.psnr_threshold),
+            "ssim.png": (per_frame_ssim, "SSIM", None),
         }
-        curves["last context frame"] = per_frame_psnr(samples[:, -1, c - 1 : c].expand_as(truth), truth)
-        plot_curves(curves, out.with_name("psnr.png"), threshold=cfg.psnr_threshold, title=title)
+        for filename, (metric, ylabel, threshold) in plots.items():
+            curves = {
+                f"{name} ({len(samples)} sequences)": metric(samples[:, r, c:], truth)
+                for r, name in enumerate(names[:-1])
+            }
+            curves["last context frame"] = metric(last, truth)
+            plot_curves(curves, out.with_name(filename), ylabel=ylabel, threshold=threshold, title=title)
         if self.test_labels is not None:  # identity.png: are the digits still themselves?
             labels = self.test_labels[: len(samples)]
             identity = {
