@@ -20,8 +20,9 @@ with h^1 = the empty history. The variants (the reference implementation's names
 
 With w = 1 every variant is the conditional model. A model trained with binary history dropout
 (``history-dropout`` in ``genlab.video.forcing``) knows the levels 0 and 1 only: ``vanilla`` is
-then plain CFG on history, the DFoT paper's baseline. All conditions run as one batch; eps, x0
-and v are affine in the score at fixed (x_t, t), so the combination is done in the model's kind.
+then plain CFG on history, the DFoT paper's baseline. All conditions run as one batch (a level
+whose weights cancel, as the empty history's under ``conditional``, is not run); eps, x0 and v are
+affine in the score at fixed (x_t, t), so the combination is done in the model's kind.
 """
 
 from __future__ import annotations
