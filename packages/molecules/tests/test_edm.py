@@ -140,7 +140,7 @@ def test_nll_is_invariant_to_rotation_and_translation(name):
 
 
 def test_vlb_prior_and_dimensions():
-    """The prior term is the Gaussian KL over (M - 1) 3 + M F free dimensions (3 M F without the CoM projection)."""
+    """The prior term is the Gaussian KL over (M - 1) 3 + M F free dimensions (3 M + M F without the CoM projection)."""
     torch.manual_seed(0)
     model = build_denoiser("egnn", N_FEATURES, 8, 1).double()
     pos, types, mask = _molecules()

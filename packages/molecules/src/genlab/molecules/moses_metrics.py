@@ -63,7 +63,8 @@ def fraction_valid(smiles: Sequence[str | None]) -> float:
 
 
 def unique_at(smiles: Sequence[str | None], k: int | None = None) -> float:
-    """unique@k over the first k valid molecules (all of them when k is None); NaN if none is valid."""
+    """Unique share of the first k valid molecules (all of them when k is None; fewer when fewer are valid, as
+    in MOSES); NaN if none is valid."""
     valid = valid_canonical(smiles)[:k]
     return len(set(valid)) / len(valid) if valid else float("nan")
 
