@@ -106,12 +106,13 @@ def write_edm_sdf(geoms: list[Geometry], path: str | Path) -> Path:
 
     Molecules without finite coordinates are left out, with a warning naming them; the others keep
     their index in the name (``sample_i``)."""
-    blocks, skipped = [], [i for i, g in enumerate(geoms) if not finite(g)]
+    skipped = [i for i, g in enumerate(geoms) if not finite(g)]
+    blocks = []
     if skipped:
         warnings.warn(f"samples {skipped} have no finite coordinates: left out of {path}", stacklevel=2)
     with BlockLogs():
         for i, g in enumerate(geoms):
-            if i in skipped:
+            if not finite(g):
                 continue
             mol = edm_molecule(g)
             mol.UpdatePropertyCache(strict=False)

@@ -59,7 +59,7 @@ def bc_loss(model: nn.Module, batch) -> tuple[torch.Tensor, dict[str, float]]:
     return loss, {"loss": float(loss.detach())}
 
 
-def bc_policy(model: nn.Module, normalizer: LimitsNormalizer) -> Policy:
+def cloned_policy(model: nn.Module, normalizer: LimitsNormalizer) -> Policy:
     """The cloned policy as a ``scores.Policy``."""
     device = next(model.parameters()).device
 

@@ -20,7 +20,7 @@ from torch.utils.data import TensorDataset
 from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
 from genlab.core.run import train_stage
 from genlab.core.trainer import TrainConfig
-from genlab.robotics.baselines import GoalBC, bc_dataset, bc_loss, bc_policy
+from genlab.robotics.baselines import GoalBC, bc_dataset, bc_loss, cloned_policy
 from genlab.robotics.dataset import build_dataset
 from genlab.robotics.diffuser import ACT_DIM, Diffuser, transitions, windows
 from genlab.robotics.normalizer import LimitsNormalizer
@@ -159,7 +159,7 @@ class DiffuserTask:
         self.bc_trained = True
 
     def bc_policy(self) -> Policy:
-        return bc_policy(self.bc.eval(), self.bc_normalizer)
+        return cloned_policy(self.bc.eval(), self.bc_normalizer)
 
     def stage_cfg(self, **overrides) -> TrainConfig:
         """This run's TrainConfig fields with ``overrides``, for an earlier stage."""
