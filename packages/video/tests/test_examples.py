@@ -18,7 +18,8 @@ def test_rollout_and_steer_examples(tmp_path, monkeypatch, capsys):
     assert main(["train", "diffusion-forcing-video", "--preset", "smoke", "--out", str(tmp_path)]) == 0
     run = next((tmp_path / "diffusion-forcing-video").iterdir())
     _run_example("rollout.py", [str(run), "--n", "1", "--out", str(tmp_path / "rollouts")], monkeypatch)
-    assert (tmp_path / "rollouts" / "psnr.png").is_file() and (tmp_path / "rollouts" / "ssim.png").is_file()
+    for name in ("psnr.png", "ssim.png", "identity.png"):
+        assert (tmp_path / "rollouts" / name).is_file()
     steer = [  # --n beyond the run's held-out sequences: the script uses those there are
         "--n",
         "8",

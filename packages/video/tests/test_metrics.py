@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from genlab.core.metrics import psnr
-from genlab.video.data import make_dataset
+from genlab.video.data import PALETTE, make_dataset
 from genlab.video.metrics import (
     divergence_horizon,
     per_frame_centroid_error,
+    per_frame_colour_similarity,
     per_frame_digit_identity,
     per_frame_mass_ratio,
     per_frame_psnr,
@@ -110,3 +111,33 @@ def test_digit_identity_rejects_bad_inputs():
         per_frame_digit_identity(videos.expand(-1, -1, 3, -1, -1), labels, 16)
     with pytest.raises(ValueError, match="digit_size"):
         per_frame_digit_identity(videos, labels, 40)
+
+
+def _shapes_videos(n=4, frames=12):
+    data = make_dataset("shapes", "test", frames=frames, size=32, length=n)
+    return torch.stack([data.sequence(i, frames) for i in range(n)])
+
+
+def test_colour_similarity_keeps_moved_shapes_and_sees_fading_and_recolouring():
+    videos = _shapes_videos()
+    assert torch.equal(per_frame_colour_similarity(videos, videos, PALETTE), torch.ones(12))
+    moved = torch.roll(videos, shifts=(7, -5), dims=(-2, -1))  # off track, every colour intact
+    assert torch.equal(per_frame_colour_similarity(moved, videos, PALETTE), torch.ones(12))
+    assert per_frame_psnr(moved, videos).mean() < 18
+    blank = torch.full_like(videos, -1.0)
+    assert torch.equal(per_frame_colour_similarity(blank, videos, PALETTE), torch.zeros(12))
+    assert torch.equal(per_frame_colour_similarity(blank, blank, PALETTE), torch.ones(12))
+    recoloured = videos[:, :, [1, 2, 0]]  # red -> blue, green -> red, blue -> green: other palette colours
+    assert per_frame_colour_similarity(recoloured, videos, PALETTE).max() < 0.5
+
+
+def test_colour_similarity_is_the_weighted_jaccard_of_the_histograms():
+    target = -torch.ones(1, 1, 3, 4, 4)
+    target[..., :2, :] = 1.0  # 8 white pixels
+    pred = -torch.ones(1, 1, 3, 4, 4)
+    pred[..., 0, :] = 1.0  # 4 white
+    pred[..., 3, :2] = torch.tensor([1.0, -1.0, -1.0])[:, None]  # 2 red
+    palette = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    assert per_frame_colour_similarity(pred, target, palette).item() == pytest.approx((4 + 0) / (8 + 2))
+    with pytest.raises(ValueError, match="palette must be"):
+        per_frame_colour_similarity(pred, target, palette[:, :2])

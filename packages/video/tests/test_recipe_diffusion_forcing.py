@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from genlab.core.cli import main
 from genlab.core.recipe import get_recipe
@@ -76,6 +77,18 @@ def test_single_digit_evaluation_scores_the_truth_as_intact():
     assert metrics["identity_horizon"] == task.rollout_frames
     with pytest.raises(ValueError, match="eval_digits >= 1 needs --data moving-digits"):
         recipe.build(recipe.make_config("smoke", {"eval_digits": "1", "data": "shapes"}))
+
+
+def test_shapes_are_scored_by_colour_and_the_truth_keeps_them(tmp_path):
+    recipe = get_recipe("diffusion-forcing-video")
+    task = recipe.build(recipe.make_config("smoke", {"data": "shapes", "size": "32"}))
+    metrics = task.rollout_metrics(task.future)
+    assert metrics["colour_first_n"] == metrics["colour_last_n"] == 1.0
+    assert metrics["colour_horizon"] == task.rollout_frames and "identity_first_n" not in metrics
+    blank = task.rollout_metrics(torch.full_like(task.future, -1.0))
+    assert blank["colour_first_n"] == 0.0 and blank["colour_horizon"] == 0
+    task.save_samples(task.sample(task.model, 1), tmp_path / "samples.png")
+    assert (tmp_path / "colour.png").stat().st_size > 1000 and not (tmp_path / "identity.png").exists()
 
 
 def test_single_digit_training_clips_and_their_default_evaluation():

@@ -6,7 +6,9 @@ exact ground truth this becomes a number: the first frame after which PSNR stays
 PSNR and SSIM are genlab.core.metrics' (data range 1) on frames mapped from [-1, 1] to [0, 1].
 PSNR asks "is the rollout still on track"; the mass ratio asks the weaker "are the objects still
 intact" (neither fading nor smearing over the frame), which holds even once a rollout has drifted;
-the digit identity asks whether each digit is still recognisably itself, wherever it is; the centroid
+the digit identity asks whether each digit is still recognisably itself, wherever it is, and the colour
+similarity the same of coloured shapes (whether each colour still covers the same area, wherever it is:
+the "colour histogram drift" by which the paper's CPU-scale check defines divergence); the centroid
 error says how far, in pixels, the rollout's ink has moved off the truth's path.
 """
 
@@ -71,6 +73,41 @@ def per_frame_centroid_error(pred: torch.Tensor, target: torch.Tensor) -> torch.
     return _per_frame(
         lambda p, q: float((_ink_centroid(p) - _ink_centroid(q)).norm(dim=-1).mean()), pred, target
     )
+
+
+def _colour_histogram(frames: torch.Tensor, palette: torch.Tensor) -> torch.Tensor:
+    """Pixels of frames [B, C, H, W] in [0, 1] whose nearest colour among black and ``palette`` [K, C]
+    is each palette colour, [K]."""
+    colours = torch.cat([torch.zeros(1, palette.shape[1]), palette]).to(frames)
+    pixels = frames.movedim(1, -1).reshape(-1, palette.shape[1])
+    nearest = torch.cdist(pixels, colours).argmin(-1)
+    return torch.bincount(nearest, minlength=len(colours))[1:].float()
+
+
+def per_frame_colour_similarity(
+    pred: torch.Tensor, target: torch.Tensor, palette: torch.Tensor
+) -> torch.Tensor:
+    """How much each frame's colour histogram still matches its target's, [T], pooled over a batch.
+
+    Every pixel counts for its nearest colour among black (the background) and ``palette`` [K, C]
+    (RGB in [0, 1], e.g. the shapes' ``PALETTE``); the score is the weighted Jaccard similarity of the
+    two histograms, sum_k min(p_k, q_k) / sum_k max(p_k, q_k): 1 while every colour covers the same
+    area as in the truth, wherever it is, falling as shapes fade, smear or change colour; 0 for a
+    blank frame (and 1 when both frames are blank).
+    """
+    palette = torch.as_tensor(palette, dtype=torch.float32)
+    channels = pred.shape[-3] if pred.ndim in (4, 5) else palette.shape[-1]  # _per_frame checks the frames
+    if palette.ndim != 2 or palette.shape[1] != channels or len(palette) == 0:
+        raise ValueError(
+            f"palette must be [K, C] with C = {pred.shape[-3]} channels of the frames, got {tuple(palette.shape)}"
+        )
+
+    def similarity(p: torch.Tensor, q: torch.Tensor) -> float:
+        hp, hq = _colour_histogram(p, palette), _colour_histogram(q, palette)
+        union = torch.maximum(hp, hq).sum()
+        return 1.0 if union == 0 else float(torch.minimum(hp, hq).sum() / union)
+
+    return _per_frame(similarity, pred, target)
 
 
 def divergence_horizon(curve: torch.Tensor, threshold: float) -> int:

@@ -23,10 +23,12 @@ dB), the brightness mass of the rollout over the truth's (1 while the objects st
 off track), on moving digits the digit identity (the fraction of digits the shipped digits classifier
 still recognises, wherever they are; ``eval_digits 1`` makes the held-out sequences single-digit,
 where identity is unambiguous and the continuation deterministic; ``digits 1`` trains on
-single-digit clips too), two reference predictors (a blank frame; the last context frame repeated,
+single-digit clips too), on shapes the colour similarity (each colour's area against the truth's,
+wherever the shapes are; ``metrics.per_frame_colour_similarity``) and its horizon, two reference predictors (a blank frame; the last context frame repeated,
 over the first N) and throughput.
 ``samples.png`` shows rollouts above their ground truth, ``rollout.gif`` plays them side by side
-and ``psnr.png``, ``ssim.png`` (``identity.png``) plot PSNR, SSIM (digit identity) against frame.
+and ``psnr.png``, ``ssim.png`` and ``identity.png`` (``colour.png``) plot PSNR, SSIM and digit identity
+(colour similarity) against frame.
 """
 
 from __future__ import annotations
@@ -43,12 +45,13 @@ from genlab.core.diffusion import Denoiser, get_schedule
 from genlab.core.recipe import Recipe
 from genlab.core.recipes.diffusion_common import KindName, ScheduleName
 from genlab.core.trainer import TrainConfig
-from genlab.video.data import make_dataset
+from genlab.video.data import PALETTE, make_dataset
 from genlab.video.forcing import forcing_loss
 from genlab.video.io import plot_curves, write_grid, write_side_by_side
 from genlab.video.metrics import (
     divergence_horizon,
     per_frame_centroid_error,
+    per_frame_colour_similarity,
     per_frame_digit_identity,
     per_frame_mass_ratio,
     per_frame_psnr,
@@ -102,6 +105,7 @@ class DiffusionForcingVideoConfig(TrainConfig):
         18.0  # the truth shifted by 1 pixel scores 21 dB, by 2 pixels 16, a blank frame 12
     )
     identity_threshold: float = 0.5  # digit identity horizon: the first frame it stays below this
+    colour_threshold: float = 0.5  # shapes' colour horizon: the first frame the similarity stays below this
     steps: int = 1200
     batch_size: int = 8
     lr: float = 1e-3
@@ -270,20 +274,28 @@ class DiffusionForcingVideoTask:
             "centroid_error_first_n": float(drift[:n].mean()),
             "centroid_error_last_n": float(drift[-n:].mean()),
             "rollout_frames": float(self.rollout_frames),
-        } | self.identity_metrics(generated)
+        } | self.object_metrics(generated)
 
-    def identity_metrics(self, generated: torch.Tensor) -> dict[str, float]:
-        """Digit identity over the first N and last N frames and its horizon (moving digits only)."""
+    def objects_kept(self, generated: torch.Tensor) -> tuple[str, torch.Tensor, float]:
+        """Whether the objects are still themselves, wherever they are, per frame: (name, curve [T],
+        threshold); the digit identity on moving digits, the colour similarity on shapes."""
+        truth = self.truth[: len(generated), self.cfg.context :]
         if self.test_labels is None:
-            return {}
+            return "colour", per_frame_colour_similarity(generated, truth, PALETTE), self.cfg.colour_threshold
+        labels = self.test_labels[: len(generated)]
+        curve = per_frame_digit_identity(generated, labels, self.cfg.size // 2)
+        return "identity", curve, self.cfg.identity_threshold
+
+    def object_metrics(self, generated: torch.Tensor) -> dict[str, float]:
+        """``objects_kept`` over the first N and last N frames and its horizon."""
         n = self.cfg.frames
-        curve = per_frame_digit_identity(generated, self.test_labels[: len(generated)], self.cfg.size // 2)
-        horizon = divergence_horizon(curve, self.cfg.identity_threshold)
+        name, curve, threshold = self.objects_kept(generated)
+        horizon = divergence_horizon(curve, threshold)
         return {
-            "identity_first_n": float(curve[:n].mean()),
-            "identity_last_n": float(curve[-n:].mean()),
-            "identity_horizon": float(horizon),
-            "identity_horizon_over_n": horizon / n,
+            f"{name}_first_n": float(curve[:n].mean()),
+            f"{name}_last_n": float(curve[-n:].mean()),
+            f"{name}_horizon": float(horizon),
+            f"{name}_horizon_over_n": horizon / n,
         }
 
     def rollout_settings(self) -> dict:
@@ -324,21 +336,15 @@ class DiffusionForcingVideoTask:
             }
             curves["last context frame"] = metric(last, truth)
             plot_curves(curves, out.with_name(filename), ylabel=ylabel, threshold=threshold, title=title)
-        if self.test_labels is not None:  # identity.png: are the digits still themselves?
-            labels = self.test_labels[: len(samples)]
-            identity = {
-                f"{name} ({len(samples)} sequences)": per_frame_digit_identity(
-                    samples[:, r, c:], labels, cfg.size // 2
-                )
-                for r, name in enumerate(names[:-1])
-            }
-            plot_curves(
-                identity,
-                out.with_name("identity.png"),
-                ylabel="digits recognised",
-                threshold=cfg.identity_threshold,
-                title=title,
-            )
+        kept = {name: self.objects_kept(samples[:, r, c:]) for r, name in enumerate(names[:-1])}
+        kind, _, threshold = next(iter(kept.values()))  # identity.png or colour.png
+        plot_curves(
+            {f"{name} ({len(samples)} sequences)": curve for name, (_, curve, _) in kept.items()},
+            out.with_name(f"{kind}.png"),
+            ylabel={"identity": "digits recognised", "colour": "colour histogram similarity"}[kind],
+            threshold=threshold,
+            title=title,
+        )
         return out
 
 
