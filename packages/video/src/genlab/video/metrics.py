@@ -99,7 +99,7 @@ def per_frame_colour_similarity(
     channels = pred.shape[-3] if pred.ndim in (4, 5) else palette.shape[-1]  # _per_frame checks the frames
     if palette.ndim != 2 or palette.shape[1] != channels or len(palette) == 0:
         raise ValueError(
-            f"palette must be [K, C] with C = {pred.shape[-3]} channels of the frames, got {tuple(palette.shape)}"
+            f"palette must be [K, C] with C = {channels} channels of the frames, got {tuple(palette.shape)}"
         )
 
     def similarity(p: torch.Tensor, q: torch.Tensor) -> float:

@@ -24,8 +24,8 @@ off track), on moving digits the digit identity (the fraction of digits the ship
 still recognises, wherever they are; ``eval_digits 1`` makes the held-out sequences single-digit,
 where identity is unambiguous and the continuation deterministic; ``digits 1`` trains on
 single-digit clips too), on shapes the colour similarity (each colour's area against the truth's,
-wherever the shapes are; ``metrics.per_frame_colour_similarity``) and its horizon, two reference predictors (a blank frame; the last context frame repeated,
-over the first N) and throughput.
+wherever the shapes are; ``metrics.per_frame_colour_similarity``) and its horizon, two reference
+predictors (a blank frame; the last context frame repeated, over the first N) and throughput.
 ``samples.png`` shows rollouts above their ground truth, ``rollout.gif`` plays them side by side
 and ``psnr.png``, ``ssim.png`` and ``identity.png`` (``colour.png``) plot PSNR, SSIM and digit identity
 (colour similarity) against frame.
