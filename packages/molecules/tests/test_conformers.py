@@ -53,3 +53,12 @@ def test_cli_build_and_dataset_share_the_cache(tmp_path, capsys):
     assert sorted(tmp_path.iterdir()) == files and 1 <= len(data) <= 4
     assert data[0].pos.shape[1] == 3
     assert main(["data", "build", "--workers", "0", "--cache-dir", str(tmp_path)]) == 2
+
+
+@pytest.mark.parametrize("limit", ["-5", "0", "many"])
+def test_cli_refuses_a_limit_that_is_not_positive(limit, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:  # argparse refuses it before anything is built
+        main(["data", "build", "--limit", limit, "--cache-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "--limit" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

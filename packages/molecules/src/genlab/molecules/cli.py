@@ -30,6 +30,17 @@ def cmd_stats(args) -> None:
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in table.items()}, indent=1))
 
 
+def positive_int(text: str) -> int:
+    """An argparse type for counts: a negative --limit would otherwise slice off the end of the set."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="genlab-molecules", description="Data tools of genlab-molecules.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -37,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
     b = data.add_parser("build", help="ETKDGv3 + MMFF conformers of the shipped QM9-like set, cached")
     s = data.add_parser("stats", help="EDM's metrics on those conformers: the 'data' row")
     for a in (b, s):
-        a.add_argument("--limit", type=int, help="only the first N molecules of the set")
+        a.add_argument("--limit", type=positive_int, help="only the first N molecules of the set")
         a.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1), help="processes")
         a.add_argument("--seed", type=int, default=0)
         a.add_argument("--cache-dir", help=f"cache directory (default {default_cache_dir()})")
