@@ -20,10 +20,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 from torch import nn
 
-
-class CheckpointError(RuntimeError):
-    """A checkpoint is missing, incomplete or corrupt."""
-
+from genlab.core.errors import CheckpointError
 
 FILES = ("model.safetensors", "ema.safetensors", "optimizer.pt", "meta.json")
 EVAL_FILES = ("ema.safetensors", "meta.json")

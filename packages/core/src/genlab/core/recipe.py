@@ -12,7 +12,6 @@ import types
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,10 +19,10 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset
 
+from genlab.core import catalog
+from genlab.core.catalog import PRESETS
 from genlab.core.lookup import unknown
 from genlab.core.trainer import TrainConfig
-
-PRESETS = ("smoke", "default", "paper")
 
 
 class Task(Protocol):
@@ -120,20 +119,21 @@ def parse_fields(cls: type, raw: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _load(entry: catalog.Entry) -> Recipe:
+    recipe = entry.entry_point.load()
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"entry point {entry.name} = {entry.entry_point.value} is not a genlab Recipe")
+    if recipe.name != entry.name:
+        raise TypeError(f"entry point {entry.name} = {entry.entry_point.value} is the recipe {recipe.name!r}")
+    return dataclasses.replace(recipe, package=entry.package)
+
+
 def discover() -> dict[str, Recipe]:
-    """Every recipe registered under the ``genlab.recipes`` entry-point group by an installed package."""
-    recipes = {}
-    for ep in entry_points(group="genlab.recipes"):
-        recipe = ep.load()
-        if not isinstance(recipe, Recipe):
-            raise TypeError(f"entry point {ep.name} = {ep.value} is not a genlab Recipe")
-        dist = ep.dist.name if ep.dist else ""
-        recipes[recipe.name] = dataclasses.replace(recipe, package=dist)
-    return dict(sorted(recipes.items()))
+    """Every recipe registered under the ``genlab.recipes`` entry-point group, imported (slow: this
+    imports every installed package; ``catalog.installed()`` lists them without importing)."""
+    return {name: _load(entry) for name, entry in catalog.installed().items()}
 
 
 def get_recipe(name: str) -> Recipe:
-    recipes = discover()
-    if name not in recipes:
-        raise unknown("recipe", name, recipes)
-    return recipes[name]
+    """Recipe ``name``, importing only its own module."""
+    return _load(catalog.entry(name))

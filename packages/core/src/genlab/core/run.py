@@ -18,13 +18,10 @@ from typing import Any
 import torch
 
 from genlab.core import __version__, checkpoint, distributed
+from genlab.core.errors import RunDirError
 from genlab.core.plotting import plot_loss
 from genlab.core.recipe import Recipe, Task, get_recipe, parse_fields
 from genlab.core.trainer import TrainConfig, Trainer
-
-
-class RunDirError(RuntimeError):
-    """A run directory is missing or does not follow the contract."""
 
 
 def new_run_dir(out: Path, recipe: str) -> Path:
