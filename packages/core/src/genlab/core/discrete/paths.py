@@ -93,7 +93,9 @@ class MixturePath:
         weights = reweight(p, (1 - kt) * onehot + kt * pi[x_t][..., None])  # p(x0) / q(x_t | x0)
         likelihood = a * onehot + (1 - a) * pi[x_t][..., None]
         joint = likelihood * ((1 - ks) * weights + ks * pi * weights.sum(-1, keepdim=True))
-        return joint / joint.sum(-1, keepdim=True)
+        # a token resting (s = t) stays put; at s = t = 1, a = 0/0 and the formula above is NaN
+        rest = append_dims(s == t, p.ndim).expand_as(onehot)
+        return torch.where(rest, onehot, joint / joint.sum(-1, keepdim=True))
 
 
 def masked_path(vocab_size: int, schedule: str | Schedule = "linear", **kwargs) -> MixturePath:

@@ -24,7 +24,12 @@ from genlab.core.tensors import append_dims, check_time
 
 
 def sample_categorical(probs: torch.Tensor, generator=None) -> torch.Tensor:
-    """One draw per row of ``probs`` (last axis) by the exponential race argmax p_i / E_i."""
+    """One draw per row of ``probs`` (last axis) by the exponential race argmax p_i / E_i.
+
+    A row with no positive mass or a NaN is refused: the race would silently pick index 0.
+    """
+    if not (probs.sum(-1) > 0).all():
+        raise ValueError("sample_categorical got a row with NaN or no positive probability")
     race = torch.empty_like(probs).exponential_(generator=generator)
     return (probs / race).argmax(-1)
 
@@ -79,6 +84,7 @@ def ctmc_euler_sample(
     for t, s in _steps(grid, x):
         p0 = _x0_probs(model, x, t, path.vocab_size, cond)
         jump = torch.where(s == 0, torch.ones_like(t), ((t - s) * path.schedule.rate(t)).clamp(max=1))
+        jump = torch.where(s == t, 0.0, jump)  # resting tokens (even at t = s = 0) do not jump
         jump = torch.rand(x.shape, device=x.device, generator=generator) < append_dims(jump, x.ndim)
         if path.mask_id is not None:
             jump &= x == path.mask_id
