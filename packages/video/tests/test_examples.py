@@ -4,6 +4,8 @@ import runpy
 import sys
 from pathlib import Path
 
+import pytest
+
 from genlab.core.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -27,12 +29,13 @@ def test_rollout_and_steer_examples(tmp_path, monkeypatch, capsys):
         "2",
         "--mc",
         "1",
-        "--region",
-        "0,8,0,8",
         "--out",
         str(tmp_path / "steer"),
     ]
     _run_example("steer_digit.py", [str(run), *steer], monkeypatch)
     out = capsys.readouterr().out
-    assert out.count("of the generated ink inside region (0, 8, 0, 8)") == 3  # scales 0, 0.1, 0.3
+    assert out.count("of the generated ink inside region (0, 8, 0, 8)") == 3  # default: the top-left quarter
+    assert "1.000 of the generated ink" not in out  # what a region covering the whole frame gave
     assert (tmp_path / "steer" / "steer.png").stat().st_size > 1000
+    with pytest.raises(SystemExit, match="covers the whole 16x16 frame"):
+        _run_example("steer_digit.py", [str(run), *steer, "--region", "0,16,0,16"], monkeypatch)

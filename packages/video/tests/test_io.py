@@ -55,6 +55,16 @@ def test_frame_grid_and_png(tmp_path, clip):
     assert iio.imread(curves).ndim == 3
 
 
+def test_grid_shows_a_whole_video_in_at_most_16_columns(tmp_path):
+    short, long = torch.zeros(10, 1, 4, 4), torch.zeros(136, 1, 4, 4)
+    assert io.frame_grid([short]).shape[-1] == 10 * 5 - 1  # every frame, not frames 0 and 8 only
+    assert (io.frame_grid([long]).shape[-1] + 1) // 5 == 16  # every 9th of 136 frames
+    assert io.frame_stride(136) == 9 and io.frame_stride(16) == 1 and io.frame_stride(17) == 2
+    title = "diffusion-forcing, transformer: 8 context frames, trained on 16, with a long title"
+    path = io.write_grid([short], tmp_path / "narrow.png", labels=["rollout"], title=title)
+    assert iio.imread(path).shape[1] >= 4.5 * 120  # wide enough for the wrapped title
+
+
 def test_bad_videos_raise_clear_errors(tmp_path, clip):
     with pytest.raises(ValueError, match=r"\[T, C, H, W\]"):
         io.write_video(clip[0], tmp_path / "x.gif")

@@ -9,6 +9,7 @@ Videos are float tensors [T, C, H, W] with C = 1 or 3 and values in [-1, 1], the
 from __future__ import annotations
 
 import importlib.util
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -110,32 +111,52 @@ def write_side_by_side(
     return write_video(side_by_side(videos), path, fps, scale)
 
 
-def frame_grid(videos: torch.Tensor | Sequence[torch.Tensor], every: int = 1, gap: int = 1) -> torch.Tensor:
-    """One image [C, H', W']: a row per video, a column per ``every``-th frame, white strips between."""
+def frame_grid(
+    videos: torch.Tensor | Sequence[torch.Tensor], every: int | None = None, gap: int = 1, columns: int = 16
+) -> torch.Tensor:
+    """One image [C, H', W']: a row per video, a column per ``every``-th frame, white strips between.
+
+    ``every=None`` picks the stride that shows the whole video in at most ``columns`` columns, so
+    that a short rollout is not cut to two frames and a long one does not run off the page.
+    """
+    videos = _checked(list(videos), "length, height and width")
+    every = frame_stride(videos[0].shape[0], columns) if every is None else every
     if every < 1:
         raise ValueError(f"every must be a positive integer, got {every}")
-    rows = [
-        _join(list(v[::every]), dim=2, gap=gap) for v in _checked(list(videos), "length, height and width")
-    ]
+    rows = [_join(list(v[::every]), dim=2, gap=gap) for v in videos]
     return _join(rows, dim=1, gap=gap)
+
+
+def frame_stride(length: int, columns: int = 16) -> int:
+    """The smallest stride that shows ``length`` frames in at most ``columns`` columns."""
+    if columns < 1:
+        raise ValueError(f"columns must be a positive integer, got {columns}")
+    return max(1, -(-length // columns))
 
 
 def write_grid(
     videos: torch.Tensor | Sequence[torch.Tensor],
     path: str | Path,
     labels: Sequence[str] | None = None,
-    every: int = 1,
+    every: int | None = None,
     title: str | None = None,
+    columns: int = 16,
 ) -> Path:
-    """Save ``frame_grid`` as a PNG, rows labelled with ``labels`` and columns with frame indices."""
+    """Save ``frame_grid`` as a PNG, rows labelled with ``labels`` and columns with frame indices.
+
+    The figure is at least 4.5 inches wide and the title wraps to it, so that neither is cut off.
+    """
     videos = list(videos)
     if labels is not None and len(labels) != len(videos):
         raise ValueError(f"got {len(labels)} labels for {len(videos)} videos")
-    grid = to_uint8(frame_grid(videos, every)[None])[0]
     length, _, h, w = videos[0].shape
+    every = frame_stride(length, columns) if every is None else every
+    grid = to_uint8(frame_grid(videos, every)[None])[0]
     times = range(0, length, every)
     label_width = 0.08 * max((len(label) for label in labels or []), default=0)  # inches for the row labels
-    fig, ax = plt.subplots(figsize=(grid.shape[1] / 40 + 0.8 + label_width, grid.shape[0] / 40 + 1), dpi=120)
+    width = max(4.5, grid.shape[1] / 40 + 0.8 + label_width)
+    lines = textwrap.wrap(title or "", width=int(width * 11))  # about 11 characters an inch at 10 pt
+    fig, ax = plt.subplots(figsize=(width, grid.shape[0] / 40 + 1 + 0.2 * len(lines)), dpi=120)
     ax.imshow(grid, interpolation="nearest")
     ax.set_xticks([(w + 1) * i + w / 2 for i in range(len(times))], [str(t) for t in times], fontsize=6)
     ax.set_yticks([(h + 1) * i + h / 2 for i in range(len(videos))], labels or [""] * len(videos))
@@ -143,8 +164,8 @@ def write_grid(
     ax.set_xlabel("frame")
     for spine in ax.spines.values():
         spine.set_visible(False)
-    if title:
-        ax.set_title(title)
+    if lines:
+        ax.set_title("\n".join(lines), fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -314,14 +314,14 @@ class DiffusionForcingVideoTask:
         return torch.stack([*rows, truth], 1)
 
     def save_samples(self, samples, out: Path) -> Path:
-        """samples.png (rollouts above their truth, every 8th frame), rollout.gif, psnr.png, ssim.png
+        """samples.png (rollouts above their truth, at most 16 frames across), rollout.gif, psnr.png, ssim.png
         and, on moving digits, identity.png."""
         cfg, out, c = self.cfg, Path(out), self.cfg.context
         names = [*self.rollout_settings(), "truth"]
         videos = [v for group in samples for v in group]
         labels = [f"{name} {i}" for i in range(len(samples)) for name in names]
         title = f"{cfg.objective}, {cfg.model}: {c} context frames, trained on {cfg.frames}"
-        write_grid(videos, out, labels=labels, every=8, title=title)
+        write_grid(videos, out, labels=labels, title=title)
         write_side_by_side(videos[: max(4, len(names))], out.with_name("rollout.gif"), fps=8, scale=4)
         truth = samples[:, -1, c:]
         last = samples[:, -1, c - 1 : c].expand_as(truth)  # the reference that copies the last context frame
