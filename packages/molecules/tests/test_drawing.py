@@ -5,8 +5,9 @@ import pytest
 import rdkit.Chem
 from PIL import Image
 
+from genlab.molecules.bonds import ELEMENTS
 from genlab.molecules.convert import mol_to_data
-from genlab.molecules.drawing import draw_grid, scatter_3d, write_edm_sdf
+from genlab.molecules.drawing import COLOURS, draw_grid, scatter_3d, scatter_3d_figure, write_edm_sdf
 from genlab.molecules.metrics import Geometry
 
 
@@ -39,3 +40,15 @@ def test_a_diverged_sample_is_drawn_and_left_out_of_the_sdf(embedded, stable_smi
         sdf = write_edm_sdf(geoms, tmp_path / "mols.sdf")
     read = list(rdkit.Chem.SDMolSupplier(str(sdf), removeHs=False))
     assert [m.GetProp("_Name") for m in read] == ["sample_0", "sample_2"]
+
+
+def test_3d_view_has_a_legend_of_the_elements_drawn(embedded, stable_smiles, tmp_path):
+    geoms = [Geometry.of(mol_to_data(embedded[s])) for s in stable_smiles]
+    present = {ELEMENTS[int(t)] for g in geoms for t in g.types}
+    fig = scatter_3d_figure(geoms)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == [e for e in ELEMENTS if e in present]
+    assert [h.get_color() for h in legend.legend_handles] == [COLOURS[e] for e in ELEMENTS if e in present]
+    fig.savefig(tmp_path / "3d.png")
+    with pytest.raises(ValueError, match="at least one molecule"):
+        scatter_3d_figure([])

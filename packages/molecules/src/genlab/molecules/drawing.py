@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from rdkit import Chem  # noqa: E402
 from rdkit.Chem import AllChem  # noqa: E402
 from rdkit.rdBase import BlockLogs  # noqa: E402
@@ -79,10 +80,20 @@ def draw_grid(geoms: list[Geometry], path: str | Path, per_row: int = 6, size: i
 
 def scatter_3d(geoms: list[Geometry], path: str | Path, per_row: int = 3) -> Path:
     """Matplotlib 3D views of molecules: atoms coloured by element, bonds from EDM's distance rule."""
-    rows = -(-len(geoms) // per_row)
-    fig = plt.figure(figsize=(3.2 * min(per_row, len(geoms)), 3.2 * rows))
+    fig = scatter_3d_figure(geoms, per_row)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def scatter_3d_figure(geoms: list[Geometry], per_row: int = 3) -> plt.Figure:
+    """The figure of ``scatter_3d``, with a legend of the elements drawn (colour and marker size)."""
+    if not geoms:
+        raise ValueError("need at least one molecule to draw")
+    rows, cols = -(-len(geoms) // per_row), min(per_row, len(geoms))
+    fig = plt.figure(figsize=(3.2 * cols, 3.2 * rows + 0.4))
     for k, g in enumerate(geoms):
-        ax = fig.add_subplot(rows, min(per_row, len(geoms)), k + 1, projection="3d")
+        ax = fig.add_subplot(rows, cols, k + 1, projection="3d")
         ax.set_axis_off()
         if not finite(g):
             ax.set_title(f"{len(g.types)} atoms, no finite coordinates", fontsize=9)
@@ -91,14 +102,24 @@ def scatter_3d(geoms: list[Geometry], path: str | Path, per_row: int = 3) -> Pat
         for i, j in zip(*np.nonzero(np.triu(order))):
             ax.plot(*g.pos[[i, j]].T, color="#808080", linewidth=1.0 + order[i, j])
         colours = [COLOURS[ELEMENTS[t]] for t in g.types]
-        ax.scatter(
-            *g.pos.T, c=colours, s=[30 if ELEMENTS[t] == "H" else 80 for t in g.types], depthshade=False
-        )
+        ax.scatter(*g.pos.T, c=colours, s=[_size(ELEMENTS[t]) for t in g.types], depthshade=False)
         ax.set_title(f"{len(g.types)} atoms", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    drawn = sorted({int(t) for g in geoms for t in g.types})
+    if drawn:
+        handles = [
+            Line2D(
+                [], [], ls="", marker="o", color=COLOURS[ELEMENTS[t]], markersize=_size(ELEMENTS[t]) ** 0.5
+            )
+            for t in drawn
+        ]
+        fig.legend(handles, [ELEMENTS[t] for t in drawn], loc="lower center", ncols=len(drawn), frameon=False)
+    fig.tight_layout(rect=(0, 0.4 / (3.2 * rows + 0.4), 1, 1))
+    return fig
+
+
+def _size(element: str) -> float:
+    """Marker area in points squared: hydrogens small, so that the heavy-atom skeleton stands out."""
+    return 30 if element == "H" else 80
 
 
 def write_edm_sdf(geoms: list[Geometry], path: str | Path) -> Path:
