@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ from genlab.core.data.text import (
     is_test_document,
     load_text,
     load_tokens,
+    ngram_bits_per_byte,
     random_blocks,
 )
 
@@ -67,3 +70,38 @@ def test_bad_input_is_named():
         blocks(torch.zeros(10, dtype=torch.uint8), 11)
     with pytest.raises(ValueError, match="256"):
         decode(torch.tensor([300]))
+
+
+def test_ngram_bits_match_hand_counts():
+    cycle = torch.tensor([1, 2, 3] * 4)  # each byte follows one byte: the bigram model is certain
+    assert ngram_bits_per_byte(cycle, order=1) == pytest.approx(math.log2(3))
+    # the first byte follows the start byte, seen once: -log2(1/1) = 0 as well
+    assert ngram_bits_per_byte(cycle, order=2) == pytest.approx(0.0)
+    skew = torch.tensor([0, 0, 0, 1])
+    assert ngram_bits_per_byte(skew, order=1) == pytest.approx(
+        -(0.75 * math.log2(0.75) + 0.25 * math.log2(0.25))
+    )
+
+
+def test_ngram_smoothing_scores_unseen_bytes_and_without_it_refuses():
+    train, test = torch.tensor([5, 5, 5, 5]), torch.tensor([6])
+    assert ngram_bits_per_byte(train, test, alpha=1.0) == pytest.approx(-math.log2(1 / (4 + 256)))
+    with pytest.raises(ValueError, match="alpha > 0"):
+        ngram_bits_per_byte(train, test)
+    with pytest.raises(ValueError, match="order"):
+        ngram_bits_per_byte(train, order=3)
+
+
+def test_bigram_on_blocks_conditions_each_row_on_the_start_byte():
+    rows = torch.tensor([[1, 2], [3, 4]])
+    # rows: the start byte is followed by 1 or 3 (1 bit each), then 2 and 4 are certain
+    assert ngram_bits_per_byte(rows, order=2) == pytest.approx(0.5)
+    assert ngram_bits_per_byte(rows.flatten(), order=2) == pytest.approx(0.0)  # one stream: all certain
+
+
+def test_random_bytes_have_eight_bits_and_text_has_fewer():
+    noise = torch.randint(256, (200_000,), generator=torch.Generator().manual_seed(0))
+    assert ngram_bits_per_byte(noise, order=1) == pytest.approx(8.0, abs=0.01)
+    text = load_tokens("prose", "train")
+    unigram, bigram = ngram_bits_per_byte(text, order=1), ngram_bits_per_byte(text, order=2)
+    assert 3.5 < unigram < 5.5 and bigram < unigram - 0.5

@@ -8,6 +8,7 @@ import torch
 
 from genlab.core.cli import main
 from genlab.core.recipe import get_recipe
+from genlab.core.recipes.text import MAX_LINES, WRAP, _show
 
 RUNS = [
     ("text-ar", []),
@@ -51,3 +52,30 @@ def test_samples_are_bytes_of_block_length():
     task = recipe.build(recipe.make_config("smoke"))
     samples = task.sample(task.model, 3)
     assert samples.shape == (3, 16) and samples.min() >= 0 and samples.max() < 256
+
+
+def _ink(path) -> int:
+    """How many pixels are not near-white."""
+    import matplotlib.pyplot as plt
+
+    return int((plt.imread(path)[..., :3].mean(-1) < 0.8).sum())
+
+
+def test_samples_png_shows_blank_lines_as_ink(tmp_path):
+    """An untrained AR model emits mostly newlines; the figure of those was blank (issue 41)."""
+    recipe = get_recipe("text-ar")
+    task = recipe.build(recipe.make_config("smoke"))
+    newlines = torch.full((4, 16), ord("\n"))
+    spaces = torch.full((4, 16), ord(" "))  # only the titles leave ink
+    code = torch.tensor(list(b"def f(x):\n    return x\n"[:16])).repeat(4, 1)
+    inks = {}
+    for name, samples in (("newlines", newlines), ("spaces", spaces), ("code", code)):
+        inks[name] = _ink(task.save_samples(samples, tmp_path / f"{name}.png"))
+    assert inks["newlines"] > 1.5 * inks["spaces"] > 0
+    assert inks["code"] > 1.5 * inks["spaces"]
+
+
+def test_rendered_lines_are_wrapped_and_capped():
+    lines = _show("a" * 300 + "\n" * 40)
+    assert lines[0] == "a" * WRAP and len(lines) == MAX_LINES and lines[-1] == "..."
+    assert _show("x\ny") == ["x\u21b5", "y"]

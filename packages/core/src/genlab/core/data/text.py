@@ -101,3 +101,35 @@ def random_blocks(tokens: torch.Tensor, length: int, batch_size: int, generator=
         raise ValueError(f"need 1-D tokens with at least {length} entries, got shape {tuple(tokens.shape)}")
     starts = torch.randint(len(tokens) - length + 1, (batch_size,), generator=generator)
     return tokens[starts[:, None] + torch.arange(length)].long()
+
+
+def ngram_bits_per_byte(
+    train: torch.Tensor, test: torch.Tensor | None = None, order: int = 1, alpha: float = 0.0, start: int = 10
+) -> float:
+    """Bits per byte of the byte n-gram model (order 1: unigram, 2: bigram) counted on ``train`` and
+    scored on ``test`` (default: ``train`` itself, which with ``alpha = 0`` is the plug-in entropy).
+
+    These are the trivial rows a learned byte model must beat. 1-D tokens are one sequence, 2-D are
+    blocks scored row by row; as in ``text-ar``, the bigram model conditions each sequence's first
+    byte on ``start`` (a newline). ``alpha`` is add-alpha smoothing of the counts."""
+    if order not in (1, 2):
+        raise ValueError(f"order must be 1 (unigram) or 2 (bigram), got {order}")
+    if alpha < 0:
+        raise ValueError(f"alpha must be >= 0, got {alpha}")
+
+    def pairs(tokens: torch.Tensor) -> torch.Tensor:
+        if tokens.ndim not in (1, 2) or tokens.shape[-1] == 0:
+            raise ValueError(f"need non-empty 1-D or 2-D byte tokens, got shape {tuple(tokens.shape)}")
+        rows = tokens.long().reshape(-1, tokens.shape[-1])
+        context = torch.nn.functional.pad(rows, (1, 0), value=start)[:, :-1]
+        if order == 1:
+            context = torch.zeros_like(rows)
+        return (context * VOCAB_SIZE + rows).flatten()
+
+    counts = torch.bincount(pairs(train), minlength=VOCAB_SIZE * VOCAB_SIZE).view(VOCAB_SIZE, VOCAB_SIZE)
+    counts = counts.double() + alpha
+    log2p = (counts / counts.sum(-1, keepdim=True)).log2()
+    bits = -log2p.flatten()[pairs(train if test is None else test)]
+    if not torch.isfinite(bits).all():
+        raise ValueError("the test bytes hold n-grams never seen in train: use alpha > 0")
+    return bits.mean().item()

@@ -42,8 +42,8 @@ from genlab.core.discrete import (
     mdlm_loss,
     nelbo,
 )
+from genlab.core.grids import time_grid
 from genlab.core.nn.transformer import CausalTransformer, DiffusionTransformer
-from genlab.core.ode import time_grid
 from genlab.core.recipe import Recipe
 from genlab.core.trainer import TrainConfig
 
@@ -87,10 +87,19 @@ class DFMConfig(TextConfig):
     schedule_power: float = 2.0  # kappa(t) = 1 - (1 - t)^n, Gat et al.'s polynomial scheduler
 
 
-def _show(text: str) -> str:
-    """Printable ASCII for the figure (other bytes as a middle dot), tabs as spaces."""
-    text = text.replace("\t", "    ")
-    return "".join(c if 32 <= ord(c) < 127 or c == "\n" else "\u00b7" for c in text)
+WRAP = 120  # characters per rendered line
+MAX_LINES = 12  # rendered lines per sample (samples.txt has all of it)
+
+
+def _show(text: str) -> list[str]:
+    """The lines to render for one sample: printable ASCII (other bytes as a middle dot), tabs as
+    spaces, every newline drawn as a return arrow so that a sample of blank lines still leaves ink
+    (an untrained AR model emits mostly newlines), long lines wrapped, at most MAX_LINES lines."""
+    text = "".join(c if 32 <= ord(c) < 127 or c == "\n" else "\u00b7" for c in text.replace("\t", "    "))
+    lines = [piece + "\u21b5" for piece in text.split("\n")]
+    lines[-1] = lines[-1][:-1]  # the last line has no newline after it
+    wrapped = [line[i : i + WRAP] for line in lines for i in range(0, max(len(line), 1), WRAP)]
+    return wrapped[:MAX_LINES] if len(wrapped) <= MAX_LINES else [*wrapped[: MAX_LINES - 1], "..."]
 
 
 class TextTask:
@@ -168,13 +177,24 @@ class TextTask:
         out.with_name("samples.txt").write_text(
             "".join(f"=== sample {i} ===\n{text}\n" for i, text in enumerate(texts))
         )
-        shown = texts[:SHOWN]
-        fig, axes = plt.subplots(len(shown), 1, figsize=(7.5, 1.1 * len(shown)), dpi=120, squeeze=False)
-        for i, (ax, text) in enumerate(zip(axes[:, 0], shown)):
-            ax.text(0, 1, _show(text), family="monospace", fontsize=6.5, va="top", parse_math=False)
-            ax.set_title(f"sample {i}", fontsize=8, loc="left")
-            ax.set_axis_off()
-        fig.tight_layout()
+        shown = [_show(text) for text in texts[:SHOWN]]
+        title, line, gap = 0.2, 0.115, 0.12  # inches: each sample's title, one text line, the space after
+        height = sum(title + line * len(lines) + gap for lines in shown) + 0.1
+        fig = plt.figure(figsize=(7.5, height), dpi=120)
+        y = height - 0.1  # inches from the bottom, going down
+        for i, lines in enumerate(shown):
+            fig.text(0.02, y / height, f"sample {i}", fontsize=8, va="top")
+            y -= title
+            fig.text(
+                0.02,
+                y / height,
+                "\n".join(lines),
+                family="monospace",
+                fontsize=6.5,
+                va="top",
+                parse_math=False,
+            )
+            y -= line * len(lines) + gap
         fig.savefig(out)
         plt.close(fig)
         return out
