@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from genlab.core.diffusion import Denoiser, Schedule, sample_ddim, sample_dpmpp_2m
-from genlab.core.recipes.diffusion_common import sample_nfe, steps_for_nfe
+from genlab.core.diffusion.registry import sample_nfe, steps_for_nfe
 
 N_TRAIN = 1000
 PAIRS = {  # genlab sampler and grid, diffusers scheduler class name

@@ -23,9 +23,10 @@ from torchcfm.conditional_flow_matching import (
 
 from genlab.core.data import get_density
 from genlab.core.flow import cfm_loss, get_coupling, straightness
+from genlab.core.grids import time_grid
 from genlab.core.metrics import sliced_wasserstein
 from genlab.core.nn import TimeMLP
-from genlab.core.ode import integrate, time_grid
+from genlab.core.ode import integrate
 
 
 def genlab_loss(coupling):
@@ -71,7 +72,7 @@ def quality(model, test, library, threshold):
     start, end = (1.0, 0.0) if library == "genlab" else (0.0, 1.0)  # torchcfm: t = 0 noise
 
     def solve(steps, method):
-        grid = time_grid(steps, (len(noise),), start, end)
+        grid = time_grid(steps, (len(noise),), t_max=start, t_min=end)
         return integrate(lambda x, t: model(x, t), noise, grid, method, return_path=method == "rk4")
 
     sw = sliced_wasserstein(solve(50, "heun"), test)

@@ -10,7 +10,8 @@ import torch
 
 from genlab.core.diffusion import get_schedule
 from genlab.core.diffusion.parameterization import Denoiser
-from genlab.core.diffusion.samplers import logsnr_grid, sample_ddim
+from genlab.core.diffusion.samplers import sample_ddim
+from genlab.core.grids import logsnr_grid
 from genlab.core.run import train
 from genlab.theory.recipes.spectral import RECIPE
 from genlab.theory.spectral import (
@@ -118,7 +119,7 @@ def test_x0_path_ends_at_the_ddim_sample():
     den, _ = _denoiser()
     model = Denoiser(den, den.schedule, "x0")
     x = torch.randn(8, 2, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
-    grid = logsnr_grid(den.schedule, 12, (8,), dtype=torch.float64)
+    grid = logsnr_grid(12, (8,), schedule=den.schedule, dtype=torch.float64)
     path = x0_path(model, x, grid)
     assert path.shape == (12, 8, 2, 3)
     assert torch.allclose(path[-1], sample_ddim(model, x, grid), atol=1e-10)

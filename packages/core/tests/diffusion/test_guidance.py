@@ -3,7 +3,7 @@ import torch
 from torch import nn
 
 from genlab.core.diffusion import ClassifierFreeGuidance, Denoiser, GradientGuidance, get_schedule
-from genlab.core.ode import time_grid
+from genlab.core.grids import time_grid
 
 F64 = torch.float64
 

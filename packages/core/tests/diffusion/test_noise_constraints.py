@@ -11,7 +11,7 @@ from genlab.core.diffusion import (
     sample_ancestral,
     zero_com,
 )
-from genlab.core.ode import time_grid
+from genlab.core.grids import time_grid
 
 F64 = torch.float64
 

@@ -5,7 +5,8 @@ import torch
 
 from genlab.core.data.mixtures import GaussianMixture
 from genlab.core.flow import Interpolant, MixtureInterpolant, velocity_objective
-from genlab.core.ode import integrate, time_grid
+from genlab.core.grids import time_grid
+from genlab.core.ode import integrate
 
 SOURCE = GaussianMixture(
     torch.tensor([[-2.0, 0.0], [2.0, 1.0]]), torch.tensor([0.5, 0.3]), torch.tensor([0.3, 0.7])

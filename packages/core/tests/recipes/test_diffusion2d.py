@@ -8,7 +8,8 @@ import torch
 from genlab.core.cli import main
 from genlab.core.data import GaussianMixture
 from genlab.core.diffusion import Denoiser, MixtureDenoiser, get_schedule, sample_prior
-from genlab.core.recipes.diffusion_common import make_grid, sample_nfe, steps_for_nfe
+from genlab.core.diffusion.registry import sample_nfe, steps_for_nfe
+from genlab.core.grids import make_grid
 
 
 def test_smoke_run(tmp_path):
@@ -27,7 +28,7 @@ def test_nfe_counts_and_grids():
     assert steps_for_nfe("dpmpp_2m", 10) == 10
     sch = get_schedule("cosine")
     for name in ("uniform", "logsnr", "karras"):
-        g = make_grid(sch, name, 7, 3)
+        g = make_grid(name, 7, (3,), schedule=sch)
         assert g.shape == (8, 3) and g[-1].eq(0).all() and (g[1:] <= g[:-1]).all()
     with pytest.raises(ValueError, match="dpmpp_2m"):
         steps_for_nfe("dpmpp2m", 10)

@@ -2,7 +2,8 @@
 
 ``velocity(x, t) -> dx/dt``. The grid has shape (K+1, *t_shape): row k is the time of every
 element at step k, so one grid serves per-sample, per-frame and per-token clocks. Grids usually
-run from t = 1 (noise) to t = 0 (data); the integrators do not care about the direction.
+run from t = 1 (noise) to t = 0 (data) (``genlab.core.grids``); the integrators do not care about the
+direction.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable
 
 import torch
 
+from genlab.core.grids import as_grid
 from genlab.core.lookup import lookup
 from genlab.core.tensors import append_dims, check_time
 
@@ -48,16 +50,6 @@ STEPS = {"euler": _euler, "midpoint": _midpoint, "heun": _heun, "rk4": _rk4}
 EVALS_PER_STEP = {"euler": 1, "midpoint": 2, "heun": 2, "rk4": 4}
 
 
-def time_grid(
-    steps: int, t_shape: tuple[int, ...] = (), start: float = 1.0, end: float = 0.0, **kw
-) -> torch.Tensor:
-    """A uniform grid of ``steps`` steps from ``start`` to ``end``, shape (steps+1, *t_shape)."""
-    if steps < 1:
-        raise ValueError(f"need at least one step, got {steps}")
-    g = torch.linspace(start, end, steps + 1, **kw)
-    return append_dims(g, 1 + len(t_shape)).expand(steps + 1, *t_shape).contiguous()
-
-
 def integrate(
     velocity: Velocity,
     x: torch.Tensor,
@@ -70,7 +62,7 @@ def integrate(
     Returns x at the last grid time, or the whole path [K+1, *x.shape] when ``return_path``.
     """
     step = lookup("ODE method", method, STEPS)
-    grid = grid.to(x)
+    grid = as_grid(grid, x)
     check_time(grid[0], x)
     path = [x]
     for t0, t1 in zip(grid[:-1], grid[1:]):

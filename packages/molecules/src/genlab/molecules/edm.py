@@ -28,7 +28,7 @@ from genlab.core.diffusion import (
     sample_ancestral,
     zero_com,
 )
-from genlab.core.ode import time_grid
+from genlab.core.grids import time_grid
 from genlab.molecules.bonds import ELEMENTS
 from genlab.molecules.convert import ATOMIC_NUMBERS
 

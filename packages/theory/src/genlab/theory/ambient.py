@@ -31,12 +31,12 @@ from genlab.core.diffusion import (
     EDM,
     Denoiser,
     EDMPrecond,
-    karras_grid,
     loss_weight,
     sample_heun,
     sample_prior,
     sample_t,
 )
+from genlab.core.grids import karras_grid
 from genlab.core.nn import TimeMLP
 from genlab.core.run import train_stage
 from genlab.core.tensors import append_dims, check_finite
@@ -145,7 +145,7 @@ def sample_edm(model: EDMPrecond, shape: tuple[int, ...], steps: int = 32, seed:
     gen = torch.Generator().manual_seed(seed)
     n = shape[0]
     x = sample_prior(model.schedule, shape, generator=gen)
-    grid = karras_grid(model.schedule, steps, (n,))
+    grid = karras_grid(steps, (n,), schedule=model.schedule)
     return sample_heun(Denoiser(model, model.schedule, "x0"), x, grid)
 
 

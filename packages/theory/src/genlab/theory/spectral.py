@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from genlab.core.diffusion.parameterization import Denoiser
-from genlab.core.diffusion.samplers import check_grid, ddim_step
+from genlab.core.diffusion.samplers import sample_ddim
 from genlab.core.diffusion.schedules import Schedule
 from genlab.core.tensors import append_dims, check_time
 
@@ -119,12 +119,8 @@ class GaussianDenoiser(nn.Module):
 @torch.no_grad()
 def x0_path(denoiser: Denoiser, x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """x0_hat = E[x0 | x_t] at every step of deterministic DDIM along ``grid``: [K, *x.shape]."""
-    grid = grid.to(x)
-    check_grid(grid, x)
     path = []
-    for t, s in zip(grid[:-1], grid[1:]):
-        path.append(denoiser.x0(x, t))
-        x = ddim_step(denoiser, x, t, s)
+    sample_ddim(denoiser, x, grid, callback=lambda k, t, x_s, x0: path.append(x0))
     return torch.stack(path)
 
 

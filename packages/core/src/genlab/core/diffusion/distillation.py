@@ -24,7 +24,7 @@ from torch import nn
 from genlab.core.diffusion.constraints import Constraint
 from genlab.core.diffusion.noise import NoiseFn, gaussian
 from genlab.core.diffusion.parameterization import Denoiser, convert
-from genlab.core.diffusion.samplers import ddim_step, euler_step, heun_step, sample_loop
+from genlab.core.diffusion.samplers import Callback, ddim_step, euler_step, heun_step, sample_loop
 from genlab.core.lookup import lookup
 from genlab.core.tensors import append_dims, check_finite, check_time
 
@@ -42,7 +42,7 @@ def progressive_distillation_target(
     check_time(t, x)
     u = (t + s) / 2
     with torch.no_grad():
-        x_s = ddim_step(teacher, ddim_step(teacher, x, t, u, cond=cond), u, s, cond=cond)
+        x_s = ddim_step(teacher, ddim_step(teacher, x, t, u, cond=cond)[0], u, s, cond=cond)[0]
     sch = teacher.schedule
     (a_t, sg_t), (a_s, sg_s) = sch.alpha_sigma(t), sch.alpha_sigma(s)
     ratio = sg_s / sg_t
@@ -101,7 +101,7 @@ def consistency_distillation_loss(
     t, s = _adjacent_times(grid.to(x0), t_shape or x0.shape[:1], generator)
     x_t = teacher.schedule.add_noise(x0, (noise_fn or gaussian)(x0, generator), t)
     with torch.no_grad():
-        x_s = lookup("teacher solver", solver, TEACHER_STEPS)(teacher, x_t, t, s, cond=cond)
+        x_s = lookup("teacher solver", solver, TEACHER_STEPS)(teacher, x_t, t, s, cond=cond)[0]
     return _consistency_loss(student, target, x_t, t, x_s, s, distance, huber_c, cond)
 
 
@@ -145,16 +145,25 @@ def sample_consistency(
     noise_fn: NoiseFn | None = None,
     generator: torch.Generator | None = None,
     cond: dict | None = None,
+    callback: Callback | None = None,
 ) -> torch.Tensor:
     """Multistep consistency sampling: x0 = f(x, t), then x = alpha_s x0 + sigma_s z; one step is [1, 0]."""
     noise = noise_fn or gaussian
 
-    def step(x, t, s):
+    def step(k, x, t, s):
         a_s, s_s = (append_dims(c, x.ndim) for c in model.schedule.alpha_sigma(s))
-        return a_s * model.x0(x, t, **(cond or {})) + s_s * noise(x, generator)
+        x0 = model.predict(x, t, "x0", check=False, **(cond or {}))
+        return a_s * x0 + s_s * noise(x, generator), x0
 
     return sample_loop(
-        step, model.schedule, x, grid, constraint=constraint, noise_fn=noise_fn, generator=generator
+        step,
+        model.schedule,
+        x,
+        grid,
+        constraint=constraint,
+        noise_fn=noise_fn,
+        generator=generator,
+        callback=callback,
     )
 
 

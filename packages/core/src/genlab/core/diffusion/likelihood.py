@@ -1,7 +1,9 @@
 """Exact log-likelihood of a diffusion model through its probability-flow ODE.
 
 The probability-flow ODE dx/dt = velocity(x, t) (Song et al. 2021) of the ``Denoiser`` is handed to
-``genlab.core.likelihood``; the prior at t_max is N(0, sigma(t_max)^2 I), exact when alpha(t_max) = 0.
+``genlab.core.likelihood``; the prior at t_max is N(alpha m, alpha^2 v + sigma^2) at t_max for the data's
+mean m and variance v (``prior_mean``, ``prior_var``): with the default m = v = 0 it is N(0, sigma^2),
+exact only when alpha(t_max) = 0 and biased otherwise (EDM: alpha = 1).
 Bits per dimension with dequantisation live in ``genlab.core.metrics``.
 """
 
@@ -13,13 +15,14 @@ import torch
 
 from genlab.core import likelihood as flow_likelihood
 from genlab.core.diffusion.parameterization import Denoiser
+from genlab.core.diffusion.samplers import prior_moments
 
 
 def gaussian_log_prob(z: torch.Tensor, std: float | torch.Tensor = 1.0) -> torch.Tensor:
-    """log N(z; 0, std^2 I), summed over all axes but the first."""
+    """log N(z; 0, diag(std^2)), summed over all axes but the first; std broadcasts against z[0]."""
     d = z[0].numel()
-    std = torch.as_tensor(std, dtype=z.dtype, device=z.device)
-    return -0.5 * (z / std).flatten(1).square().sum(1) - d * (std.log() + 0.5 * math.log(2 * math.pi))
+    std = torch.as_tensor(std, dtype=z.dtype, device=z.device).expand_as(z[0])
+    return -0.5 * (z / std).flatten(1).square().sum(1) - std.log().sum() - 0.5 * d * math.log(2 * math.pi)
 
 
 def log_likelihood(
@@ -28,16 +31,26 @@ def log_likelihood(
     *,
     t_max: float = 1.0,
     prior=None,
+    prior_mean: torch.Tensor | float = 0.0,
+    prior_var: torch.Tensor | float = 0.0,
     cond: dict | None = None,
     **options,
 ):
-    """log p(x) in nats per sample; ``options`` go to ``genlab.core.likelihood.log_likelihood``."""
+    """log p(x) in nats per sample; ``options`` go to ``genlab.core.likelihood.log_likelihood``.
+
+    ``prior`` (a log-density of x at t_max) defaults to the Gaussian of ``prior_moments``."""
     cond = cond or {}
     if prior is None:
-        sigma = denoiser.schedule.alpha_sigma(torch.tensor(t_max, dtype=x.dtype, device=x.device))[1]
+        as_x = {"dtype": x.dtype, "device": x.device}
+        loc, std = prior_moments(
+            denoiser.schedule,
+            torch.tensor(t_max, **as_x),
+            torch.as_tensor(prior_mean, **as_x),
+            torch.as_tensor(prior_var, **as_x),
+        )
 
         def prior(x1):
-            return gaussian_log_prob(x1, sigma)
+            return gaussian_log_prob(x1 - loc, std)
 
     return flow_likelihood.log_likelihood(
         lambda y, t: denoiser.velocity(y, t, **cond), x, prior, t_max=t_max, **options

@@ -130,16 +130,17 @@ class Denoiser(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, **cond) -> torch.Tensor:
         return self.raw(x, t, **cond)
 
-    def _checked_raw(self, x: torch.Tensor, t: torch.Tensor, cond: dict) -> torch.Tensor:
+    def _checked_raw(self, x: torch.Tensor, t: torch.Tensor, check: bool, cond: dict) -> torch.Tensor:
         check_time(t, x)
-        check_finite(x, "x")
+        if check:  # samplers pass False: they check x once per run, not at every call (a device sync)
+            check_finite(x, "x")
         return self.raw(x, t, **cond)
 
-    def predict(self, x: torch.Tensor, t: torch.Tensor, kind: str, **cond) -> torch.Tensor:
-        return convert(self._checked_raw(x, t, cond), self.kind, kind, x, t, self.schedule)
+    def predict(self, x: torch.Tensor, t: torch.Tensor, kind: str, *, check: bool = True, **cond):
+        return convert(self._checked_raw(x, t, check, cond), self.kind, kind, x, t, self.schedule)
 
-    def x0_eps(self, x: torch.Tensor, t: torch.Tensor, **cond):
-        return to_x0_eps(self._checked_raw(x, t, cond), self.kind, x, t, self.schedule)
+    def x0_eps(self, x: torch.Tensor, t: torch.Tensor, *, check: bool = True, **cond):
+        return to_x0_eps(self._checked_raw(x, t, check, cond), self.kind, x, t, self.schedule)
 
     def x0(self, x, t, **cond):
         return self.predict(x, t, "x0", **cond)

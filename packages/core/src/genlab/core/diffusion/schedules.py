@@ -220,7 +220,7 @@ class EDM(Schedule):
     """Karras et al. (2022): alpha = 1, sigma(t) = (s_min^(1/rho) + t (s_max^(1/rho) - s_min^(1/rho)))^rho.
 
     With the default sigma_min = 0, t = 0 is exactly clean and a uniform grid in t from 1 to
-    t(0.002) is EDM's sampling grid (see ``samplers.karras_grid``).
+    t(0.002) is EDM's sampling grid (see ``genlab.core.grids.karras_grid``).
     """
 
     family = "ve"

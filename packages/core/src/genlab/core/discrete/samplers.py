@@ -10,7 +10,7 @@
   the most confident, re-mask the rest on the cosine schedule, with Gumbel noise on the
   confidences annealed to zero.
 
-Grids have shape (K+1, *t_shape) and run from 1 to 0 (``genlab.core.ode.time_grid``); a 1-D
+Grids have shape (K+1, *t_shape) and run from 1 to 0 (``genlab.core.grids``); a 1-D
 grid is shared by the batch. Models are ``model(x_t, t, **cond) -> logits`` over the data tokens.
 """
 
@@ -20,6 +20,7 @@ import torch
 
 from genlab.core.discrete.paths import MixturePath
 from genlab.core.discrete.schedules import Schedule, get_schedule
+from genlab.core.grids import as_grid
 from genlab.core.tensors import append_dims, check_time
 
 
@@ -35,9 +36,7 @@ def sample_categorical(probs: torch.Tensor, generator=None) -> torch.Tensor:
 
 
 def _steps(grid: torch.Tensor, x: torch.Tensor):
-    grid = torch.as_tensor(grid, dtype=torch.get_default_dtype(), device=x.device)
-    if grid.ndim == 1:
-        grid = grid[:, None].expand(-1, x.shape[0])
+    grid = as_grid(grid, x)
     check_time(grid[0], x)
     if not (grid[1:] <= grid[:-1]).all():
         raise ValueError("the time grid must run from noise (t = 1) down to data (t = 0)")

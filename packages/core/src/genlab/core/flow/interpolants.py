@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from genlab.core.grids import time_grid
 from genlab.core.lookup import lookup
-from genlab.core.ode import time_grid
 from genlab.core.tensors import append_dims, model_device
 
 
@@ -106,7 +106,7 @@ def sample_sde(
     if interpolant.a <= 0:
         raise ValueError("SDE sampling needs the score, so gamma > 0 (a > 0); use the ODE for a = 0")
     x = x1.to(model_device(velocity, x1.device))
-    grid = time_grid(steps, (x.shape[0],), start=1 - t_end, end=t_end, device=x.device, dtype=x.dtype)
+    grid = time_grid(steps, (x.shape[0],), t_max=1 - t_end, t_min=t_end, device=x.device, dtype=x.dtype)
     for t0, t1 in zip(grid[:-1], grid[1:]):
         _, _, gamma, *_ = interpolant.coefficients(t0)
         g = append_dims(gamma, x.ndim)

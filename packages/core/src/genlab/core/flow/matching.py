@@ -18,7 +18,8 @@ from torch import nn
 from genlab.core.diffusion.schedules import RectifiedFlow, Schedule
 from genlab.core.flow.couplings import entropic_ot
 from genlab.core.flow.interpolants import Interpolant, sample_time
-from genlab.core.ode import integrate, integrate_adaptive, time_grid
+from genlab.core.grids import time_grid
+from genlab.core.ode import integrate, integrate_adaptive
 from genlab.core.tensors import append_dims, check_finite, model_device
 
 LINEAR = RectifiedFlow()

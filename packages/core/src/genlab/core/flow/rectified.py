@@ -12,7 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from genlab.core.ode import integrate, time_grid
+from genlab.core.grids import time_grid
+from genlab.core.ode import integrate
 from genlab.core.tensors import model_device
 
 

@@ -30,13 +30,12 @@ from genlab.core.diffusion import (
     consistency_distillation_loss,
     edm_scalings,
     ema_update_,
-    karras_grid,
     sample_consistency,
 )
 from genlab.core.diffusion.schedules import Schedule
-from genlab.core.plotting import image_grid
+from genlab.core.grids import karras_grid
 from genlab.core.recipe import Recipe
-from genlab.core.recipes.diffusion_digits import N_CLASSES, DigitsEval, FromTeacher, to_images
+from genlab.core.recipes.diffusion_digits import DigitsEval, FromTeacher, class_grid, to_images
 from genlab.core.run import train_stage
 from genlab.core.tensors import append_dims
 from genlab.core.trainer import TrainConfig
@@ -90,7 +89,9 @@ class ConsistencyDigitsTask(FromTeacher):
         self.train_set: TensorDataset = self.teacher_task.train_set
         net = copy.deepcopy(self.teacher_task.model).requires_grad_(True)
         self.model = ConsistencyFunction(net, self.schedule, self.teacher_task.cfg.kind, cfg.boundary_width)
-        self.grid = karras_grid(self.schedule, cfg.n_grid, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)[:-1]
+        self.grid = karras_grid(cfg.n_grid, schedule=self.schedule, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX)[
+            :-1
+        ]
         self.eval = DigitsEval(cfg.n_eval, cfg.seed)
 
     def denoiser(self, model) -> Denoiser:
@@ -145,7 +146,7 @@ class ConsistencyDigitsTask(FromTeacher):
 
     def save_samples(self, samples, out: Path) -> Path:
         title = f"consistency distillation, one step, w = {self.cfg.guidance:g}"
-        return image_grid(samples, out, nrow=N_CLASSES, title=title)
+        return class_grid(samples, out, title)
 
 
 RECIPE = Recipe(

@@ -18,17 +18,17 @@ from torch.utils.data import TensorDataset
 
 from genlab.core.data.toy2d import get_density
 from genlab.core.diffusion import Denoiser, diffusion_loss, get_schedule, log_likelihood, sample_prior
-from genlab.core.metrics.distances import sliced_wasserstein
-from genlab.core.nn.mlp import TimeMLP
-from genlab.core.plotting import scatter_2d
-from genlab.core.recipe import Recipe
-from genlab.core.recipes.diffusion_common import (
+from genlab.core.diffusion.registry import (
     GridName,
     KindName,
     SamplerName,
     ScheduleName,
     sample_nfe,
 )
+from genlab.core.metrics.distances import sliced_wasserstein
+from genlab.core.nn.mlp import TimeMLP
+from genlab.core.plotting import scatter_2d
+from genlab.core.recipe import Recipe
 from genlab.core.trainer import TrainConfig
 
 DensityName = Literal[

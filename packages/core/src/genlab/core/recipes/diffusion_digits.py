@@ -24,11 +24,11 @@ from genlab.core.diffusion import (
     drop_condition,
     get_schedule,
 )
+from genlab.core.diffusion.registry import GridName, KindName, SamplerName, ScheduleName, sample_nfe
 from genlab.core.metrics.digits_classifier import class_accuracy, fd_digits
 from genlab.core.nn.unet import UNet
 from genlab.core.plotting import image_grid
 from genlab.core.recipe import Recipe
-from genlab.core.recipes.diffusion_common import GridName, KindName, SamplerName, ScheduleName, sample_nfe
 from genlab.core.run import load_run, train_stage
 from genlab.core.trainer import TrainConfig
 
@@ -38,6 +38,12 @@ N_CLASSES = 10
 def to_images(x: torch.Tensor) -> torch.Tensor:
     """Model space [-1, 1] to images in [0, 1]."""
     return ((x + 1) / 2).clamp(0, 1)
+
+
+def class_grid(samples: torch.Tensor, out: Path, title: str) -> Path:
+    """samples.png of samples drawn for labels 0..9 in turn: a column per class, labelled."""
+    classes = [str(c) for c in range(min(N_CLASSES, len(samples)))]
+    return image_grid(samples, out, nrow=N_CLASSES, title=title, columns=classes, columns_name="class")
 
 
 def parse_floats(text: str, name: str) -> list[float]:
@@ -157,7 +163,7 @@ class DiffusionDigitsTask:
 
     def save_samples(self, samples, out: Path) -> Path:
         title = f"w = {self.cfg.guidance:g}, {self.cfg.sampler}, {self.cfg.nfe} NFE"
-        return image_grid(samples, out, nrow=N_CLASSES, title=title)
+        return class_grid(samples, out, title)
 
 
 RECIPE = Recipe(

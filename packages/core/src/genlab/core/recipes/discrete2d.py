@@ -24,8 +24,8 @@ from torch.utils.data import TensorDataset
 
 from genlab.core.data.toy2d import get_density
 from genlab.core.discrete import MixturePath, ctmc_euler_sample, generalized_kl_loss, nelbo
+from genlab.core.grids import time_grid
 from genlab.core.nn.embeddings import SinusoidalEmbedding
-from genlab.core.ode import time_grid
 from genlab.core.plotting import scatter_2d
 from genlab.core.recipe import Recipe
 from genlab.core.trainer import TrainConfig

@@ -21,10 +21,9 @@ from torch.utils.data import TensorDataset
 
 from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
 from genlab.core.diffusion import Denoiser, progressive_distillation_target, sample_ddim
-from genlab.core.ode import time_grid
-from genlab.core.plotting import image_grid
+from genlab.core.grids import time_grid
 from genlab.core.recipe import Recipe
-from genlab.core.recipes.diffusion_digits import N_CLASSES, DigitsEval, FromTeacher, to_images
+from genlab.core.recipes.diffusion_digits import DigitsEval, FromTeacher, class_grid, to_images
 from genlab.core.run import train_stage
 from genlab.core.trainer import TrainConfig
 
@@ -132,7 +131,7 @@ class ProgressiveDigitsTask(FromTeacher):
 
     def save_samples(self, samples, out: Path) -> Path:
         title = f"progressive distillation, {self.rounds[-1]} step(s), w = {self.cfg.guidance:g}"
-        return image_grid(samples, out, nrow=N_CLASSES, title=title)
+        return class_grid(samples, out, title)
 
 
 RECIPE = Recipe(

@@ -13,10 +13,10 @@ from functools import partial
 from typing import Literal
 
 from genlab.core.diffusion import drop_condition
+from genlab.core.diffusion.registry import GridName, KindName, SamplerName, ScheduleName
 from genlab.core.flow.couplings import label_ot
 from genlab.core.flow.matching import cfm_loss
 from genlab.core.recipe import Recipe
-from genlab.core.recipes.diffusion_common import GridName, KindName, SamplerName, ScheduleName
 from genlab.core.recipes.diffusion_digits import N_CLASSES, DiffusionDigitsConfig, DiffusionDigitsTask
 from genlab.core.recipes.diffusion_digits import RECIPE as DIFFUSION_RECIPE
 

@@ -22,7 +22,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import torch
 
-from genlab.core.diffusion import Denoiser, diffusion_loss, get_schedule, karras_grid, sample_heun
+from genlab.core.diffusion import Denoiser, diffusion_loss, get_schedule, sample_heun
+from genlab.core.grids import karras_grid
 from genlab.core.nn import TimeMLP
 from genlab.core.recipe import Recipe
 from genlab.core.run import train_stage
@@ -161,7 +162,7 @@ class BridgesExperiment(Experiment):
         gen = torch.Generator().manual_seed(self.cfg.seed + 2)
         steps = (self.cfg.sample_steps + 1) // 2  # Heun: 2 K - 1 evaluations
         x = torch.randn(n, len(mean), generator=gen) * den.schedule.alpha_sigma(torch.ones(()))[1]
-        z = sample_heun(den, x, karras_grid(den.schedule, steps, (n,)))
+        z = sample_heun(den, x, karras_grid(steps, (n,), schedule=den.schedule))
         return z.double() * std + mean
 
     def run(self, run_dir: Path) -> dict[str, float]:

@@ -35,9 +35,9 @@ from genlab.core.diffusion.schedules import (  # noqa: E402
     resolution_shift,
 )
 from genlab.core.diffusion.training import diffusion_loss  # noqa: E402
+from genlab.core.grids import time_grid  # noqa: E402
 from genlab.core.metrics import fd_digits, sliced_wasserstein  # noqa: E402
 from genlab.core.nn.mlp import TimeMLP  # noqa: E402
-from genlab.core.ode import time_grid  # noqa: E402
 from genlab.core.recipe import Recipe  # noqa: E402
 from genlab.core.run import train_stage  # noqa: E402
 from genlab.core.trainer import TrainConfig  # noqa: E402

@@ -23,9 +23,9 @@ from torch.utils.data import TensorDataset
 
 from genlab.core.data.images import SHIPPED, load_image
 from genlab.core.diffusion.parameterization import Denoiser
-from genlab.core.diffusion.samplers import logsnr_grid
 from genlab.core.diffusion.schedules import get_schedule
 from genlab.core.diffusion.training import diffusion_loss
+from genlab.core.grids import logsnr_grid
 from genlab.core.nn.unet import UNet
 from genlab.core.recipe import Recipe
 from genlab.core.trainer import TrainConfig, Trainer
@@ -172,7 +172,7 @@ class SpectralExperiment(Experiment):
         cfg, ndim = self.cfg, len(shape)
         gen = torch.Generator().manual_seed(cfg.seed + 1)
         x = torch.randn(cfg.n_samples, *shape, generator=gen, dtype=dtype)
-        grid = logsnr_grid(denoiser.schedule, cfg.sample_steps, (cfg.n_samples,), dtype=dtype)
+        grid = logsnr_grid(cfg.sample_steps, (cfg.n_samples,), schedule=denoiser.schedule, dtype=dtype)
         path = x0_path(denoiser, x, grid)  # [K, B, ...]
         n = shape[-1]
         curves = torch.stack([rapsd(p, ndim)[1] for p in path])[:, 1 : n // 2 + 1]  # shells 1..Nyquist

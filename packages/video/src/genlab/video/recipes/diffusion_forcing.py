@@ -42,8 +42,8 @@ from typing import Literal
 import torch
 
 from genlab.core.diffusion import Denoiser, get_schedule
+from genlab.core.diffusion.registry import KindName, ScheduleName
 from genlab.core.recipe import Recipe
-from genlab.core.recipes.diffusion_common import KindName, ScheduleName
 from genlab.core.trainer import TrainConfig
 from genlab.video.data import PALETTE, make_dataset
 from genlab.video.forcing import forcing_loss
