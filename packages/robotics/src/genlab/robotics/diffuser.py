@@ -32,7 +32,7 @@ from genlab.core.diffusion import (
     sample_ancestral,
     sample_prior,
 )
-from genlab.core.ode import time_grid
+from genlab.core.grids import time_grid
 from genlab.robotics.dataset import MazeDataset
 from genlab.robotics.normalizer import LimitsNormalizer
 
