@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genlab.core.errors import RunDirError
 from genlab.core.run import load_run
 from genlab.robotics import scores
 from genlab.robotics.plotting import plot_episodes
@@ -37,9 +38,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.replan_every < 0:
         p.error(f"--replan-every must be >= 0 (0: plan once), got {args.replan_every}")
 
-    recipe, cfg, task, model = load_run(args.run_dir)
+    if not args.run_dir.is_dir():
+        p.error(f"no run directory {args.run_dir}: train one with `genlab train diffuser-maze2d --out runs`")
+    try:
+        recipe, cfg, task, model = load_run(args.run_dir)
+    except RunDirError as err:  # not a run, or no checkpoint yet
+        p.error(str(err))
     if recipe.name != "diffuser-maze2d":
-        raise SystemExit(f"{args.run_dir} is a {recipe.name} run, not a diffuser-maze2d run")
+        p.error(f"{args.run_dir} is a {recipe.name} run, not a diffuser-maze2d run")
     episode = scores.Task(args.start, args.goal, env_seed=args.seed, policy_seed=args.seed)
     tracker = task.plan_trackers(model, args.replan_every)(
         episode
@@ -48,10 +54,10 @@ def main(argv: list[str] | None = None) -> None:
         result = scores.evaluate(cfg.maze, lambda _: tracker, [episode])
     except ValueError as err:  # a cell outside the maze or in a wall
         p.error(str(err))
+    arrived = f"at step {result.times[0]:.0f}" if result.successes[0] else "never"
     print(
         f"{cfg.maze}: {len(tracker.plans)} plan(s), first of {len(tracker.plans[0][1])} steps; "
-        f"return {result.mean_return:.0f}, reached the goal: {bool(result.successes[0])} "
-        f"(step {result.times[0]:.0f})"
+        f"return {result.mean_return:.0f}, reached the goal {arrived}"
     )
     plans = [plan for _, plan in tracker.plans]
     path = np.array(tracker.observations)

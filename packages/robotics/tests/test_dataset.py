@@ -38,16 +38,17 @@ def test_stream_is_contiguous_and_stays_in_free_cells(built):
     assert np.abs(data.actions).max() <= 1.0 and data.actions.dtype == np.float32
 
 
-def test_segments_end_at_their_goal(built):
+def test_segments_end_at_their_goal_and_nothing_terminates(built):
     _, data = built
     reached = np.linalg.norm(data.next_observations[:, :2] - data.goals, axis=1) <= GOAL_RADIUS
-    np.testing.assert_array_equal(data.terminals, reached)
     np.testing.assert_array_equal(data.rewards, reached.astype(float))  # the env's sparse reward
-    assert data.terminals.sum() >= 10 and data.timeouts.sum() == 1 and data.timeouts[-1]
-    ends = np.flatnonzero(data.terminals | data.timeouts)
+    assert not data.terminals.any()  # the env continues at the goal (continuing_task): no termination
+    ends = np.flatnonzero(data.timeouts)  # each segment is cut where the collector moves the goal
+    np.testing.assert_array_equal(ends[:-1], np.flatnonzero(reached)[: len(ends) - 1])
+    assert len(ends) >= 10 and ends[-1] == len(data) - 1
     for s, e in zip(np.r_[0, ends[:-1] + 1], ends + 1):  # one goal per segment, a new one after it
         assert (data.goals[s:e] == data.goals[s]).all()
-    assert (np.linalg.norm(np.diff(data.goals, axis=0), axis=1)[data.terminals[:-1]] > 0).all()
+    assert (np.linalg.norm(np.diff(data.goals, axis=0), axis=1)[data.timeouts[:-1]] > 0).all()
 
 
 def test_minari_round_trip_and_cache_hit(built, monkeypatch):
@@ -71,7 +72,8 @@ def test_stored_as_a_minari_dataset(built):
         md = minari.load_dataset(dataset_id("umaze", STEPS, 0))
         env = md.recover_environment()
     assert os.environ.get("MINARI_DATASETS_PATH") == before
-    assert md.total_steps == STEPS and md.total_episodes == data.terminals.sum() + data.timeouts.sum()
+    assert md.total_steps == STEPS and md.total_episodes == data.timeouts.sum()
+    assert "never terminates" in md.storage.metadata["genlab"]["flags"]  # what the flags mean
     assert env.spec.id == "PointMaze_UMaze-v3" and env.spec.kwargs["continuing_task"]
     assert not any(p.name.startswith(".build-") for p in root.iterdir())
 
@@ -104,7 +106,7 @@ def test_cli_builds_into_out_and_env_var_sets_the_default(tmp_path, monkeypatch,
         )
         == 0
     )
-    assert "pointmaze-umaze-300-s0-v0" in capsys.readouterr().out
+    assert "pointmaze-umaze-300-s0-v1" in capsys.readouterr().out
     monkeypatch.setenv("GENLAB_DATA", str(tmp_path))
     assert len(load_dataset("umaze", 300)) == 300
 

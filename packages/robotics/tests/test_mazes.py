@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
+from genlab.robotics.controller import shortest_path
 from genlab.robotics.mazes import GOAL_RADIUS, control_dt, get_maze, make_env, reset_to, set_goal
 
 MAZES = ["umaze", "medium", "large"]
@@ -89,4 +90,51 @@ def test_bad_cells_and_positions_are_named():
         layout.check_xy((10.0, 0.0))
     with pytest.raises(ValueError, match="finite"):
         layout.check_xy((np.nan, 0.0))
+    env.close()
+
+
+def test_wall_crossing_counts_interiors_not_faces():
+    layout = get_maze("umaze")  # walls (2, 1) and (2, 2) fill x in [-1.5, 0.5], y in [-0.5, 0.5]
+    c = layout.cell_to_xy
+    a = np.array([c((1, 1)), c((1, 1)), c((1, 1)), [-1.0, 0.5], [-1.5, 0.5], [-1.0, 0.5]])
+    b = np.array([c((3, 1)), c((1, 3)), c((2, 3)), [1.0, 0.5], [-1.5, -0.5], [1.0, 0.4]])
+    # through the U's inner wall; along the top corridor; clipping the wall's corner cell (2, 2); along its
+    # face; along the edge two walls share (interior to the wall, not a gap); just inside the face
+    np.testing.assert_array_equal(layout.crosses_walls(a, b), [True, False, True, False, True, True])
+    np.testing.assert_array_equal(layout.in_wall([[0.0, 0.0], [-1.0, 1.0], [9.0, 9.0]]), [True, False, True])
+
+
+def test_geodesic_bends_at_corners():
+    layout = get_maze("umaze")
+    c = layout.cell_to_xy
+    # round the inner wall's free end: (-1, 1) -> (0.5, 0.5) -> (0.5, -0.5) -> (-1, -1)
+    assert layout.geodesic(c((1, 1)), c((3, 1))) == pytest.approx(2 * np.hypot(1.5, 0.5) + 1)
+    assert layout.geodesic(c((1, 1)), c((1, 3))) == pytest.approx(2.0)  # in sight: the straight line
+    rng = np.random.default_rng(0)
+    for maze in ("medium", "large"):
+        lay = get_maze(maze)
+        cells = lay.free_cells[rng.choice(len(lay.free_cells), size=(5, 2))]
+        for s, g in lay.cell_to_xy(cells) + rng.uniform(-0.3, 0.3, (5, 2, 2)):
+            d = lay.geodesic(s, g)
+            assert d == pytest.approx(lay.geodesic(g, s)) and d >= np.linalg.norm(g - s) - 1e-12
+            # never longer than the 4-connected route through the cell centres
+            route = shortest_path(maze, lay.xy_to_cell(s), lay.xy_to_cell(g))[1:-1]
+            points = np.concatenate([s[None], lay.cell_to_xy(route).reshape(-1, 2), g[None]])
+            assert d <= np.linalg.norm(np.diff(points, axis=0), axis=1).sum() + 1e-12
+
+
+@pytest.mark.parametrize("name", MAZES)
+def test_state_bounds_hold_every_reachable_state(name):
+    layout = get_maze(name)
+    lo, hi = layout.state_bounds()
+    free = layout.cell_to_xy(layout.free_cells)
+    assert (lo[:2] == free.min(0) - 0.5).all() and (hi[:2] == free.max(0) + 0.5).all()
+    # full thrust from the velocity clip: one step adds dt * gear / mass, and no more
+    env = make_env(name)
+    env.reset(seed=0)
+    point = env.unwrapped.point_env
+    point.set_state(point.data.qpos, np.array([5.0, -5.0]))
+    obs, *_ = env.step(np.array([1.0, -1.0]))
+    assert np.abs(obs["observation"][2:]).max() <= hi[2] and hi[2] == -lo[2] > 5.0
+    assert np.abs(obs["observation"][2:]).max() > 5.0 + 0.9 * (hi[2] - 5.0)
     env.close()

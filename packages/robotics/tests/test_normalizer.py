@@ -43,3 +43,11 @@ def test_bad_inputs():
         LimitsNormalizer.fit(np.array([[np.nan, 1.0]]))
     with pytest.raises(ValueError, match="maxs below mins"):
         LimitsNormalizer([1.0], [0.0])
+
+
+def test_widened_covers_both_ranges():
+    norm = LimitsNormalizer([0.0, -1.0], [1.0, 1.0]).widened([-2.0, -0.5], [0.5, 3.0])
+    np.testing.assert_array_equal(norm.mins, [-2.0, -1.0])
+    np.testing.assert_array_equal(norm.maxs, [1.0, 3.0])
+    with pytest.raises(ValueError, match="bounds of shape"):
+        norm.widened([0.0], [1.0])

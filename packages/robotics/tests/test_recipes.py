@@ -8,13 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from genlab.core.cli import main
 from genlab.core.recipe import get_recipe
 from genlab.robotics.mazes import get_maze
+from genlab.robotics.recipes.diffuser_maze2d import DiffuserMaze2DTask
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-POLICIES = ("random", "expert", "diffuser", "diffuser_replan", "bc")
+POLICIES = ("random", "expert", "straight", "diffuser", "diffuser_replan", "bc")
+METRICS = ("score", "success_rate", "arrivals", "time_to_goal", "path_ratio", "return")
 
 
 @pytest.fixture(scope="module")
@@ -22,23 +25,44 @@ def data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("data")
 
 
+def strict_json(path: Path) -> dict:
+    """The file parsed as strict JSON: NaN and infinities, which Python writes but JSON lacks, are refused."""
+
+    def refuse(name):
+        raise ValueError(f"{path} is not strict JSON: it holds {name}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
 def test_maze2d_smoke_run(tmp_path, data_dir, monkeypatch, capsys):
     monkeypatch.setenv("GENLAB_DATA", str(data_dir))
+    shown, save = [], DiffuserMaze2DTask.save_samples
+    monkeypatch.setattr(
+        DiffuserMaze2DTask, "save_samples", lambda self, s, out: shown.append(s) or save(self, s, out)
+    )
     assert main(["train", "diffuser-maze2d", "--preset", "smoke", "--out", str(tmp_path)]) == 0
     run_dir = next((tmp_path / "diffuser-maze2d").iterdir())
-    results = json.loads((run_dir / "eval.json").read_text())
-    assert results["episodes"] == 2
-    for name in POLICIES:
-        assert {f"{name}/score", f"{name}/success_rate", f"{name}/time_to_goal", f"{name}/return"} <= set(
-            results
-        )
-        assert 0 <= results[f"{name}/success_rate"] <= 1
-    assert results["random/score"] == 0 and results["expert/score"] == 100  # the references of the score
-    assert results["expert/success_rate"] == 1
-    assert 16 <= results["diffuser/plan_horizon"] <= 32
+    results = strict_json(run_dir / "eval.json")
+    assert results["episodes"] == 2 and results["hard/episodes"] == 2
+    for prefix in ("", "hard/"):
+        for name in POLICIES:
+            assert {f"{prefix}{name}/{m}" for m in METRICS} <= set(results)
+            assert 0 <= results[f"{prefix}{name}/success_rate"] <= 1
+            arrivals = results[f"{prefix}{name}/arrivals"]
+            assert arrivals == round(2 * results[f"{prefix}{name}/success_rate"])
+            assert (results[f"{prefix}{name}/time_to_goal"] is None) == (arrivals == 0)
+        assert results[f"{prefix}random/score"] == 0 and results[f"{prefix}expert/score"] == 100
+        assert results[f"{prefix}expert/success_rate"] == 1
+        for name in ("diffuser", "diffuser_replan"):
+            for key in ("plan_points_in_walls", "plans_crossing_walls"):
+                assert 0 <= results[f"{prefix}{name}/{key}"] <= 1
+        assert 16 <= results[f"{prefix}diffuser/plan_horizon"] <= 32
+    assert results["hard/straight/success_rate"] == 0  # U-Maze's hard pairs lie on either side of the wall
     assert (run_dir / "samples.png").stat().st_size > 1000
+    starts = {tuple(s[1, 0].tolist()) for s in shown[0]}  # the executed paths' first positions
+    assert len(shown[0]) == 8 and len(starts) == 8  # eight distinct episodes, not the two tasks repeated
     assert (run_dir / "stages" / "bc" / "checkpoints").is_dir()
-    assert (data_dir / "robotics" / "genlab" / "pointmaze-umaze-3000-s0-v0").is_dir()
+    assert (data_dir / "robotics" / "genlab" / "pointmaze-umaze-3000-s0-v1").is_dir()
 
     # the example plans one episode with the run's planner and controller settings
     figure = tmp_path / "episode.png"
@@ -48,11 +72,22 @@ def test_maze2d_smoke_run(tmp_path, data_dir, monkeypatch, capsys):
     assert "umaze: 1 plan(s), first of" in capsys.readouterr().out and figure.stat().st_size > 1000
 
 
+@pytest.mark.parametrize("make", [lambda tmp: tmp / "nowhere", lambda tmp: tmp])
+def test_plan_in_maze_names_a_missing_or_empty_run_dir(make, tmp_path, capsys):
+    example = runpy.run_path(str(EXAMPLES / "plan_in_maze.py"))
+    with pytest.raises(SystemExit) as exit_info:
+        example["main"]([str(make(tmp_path)), "--start", "3,3", "--goal", "1,1"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert str(make(tmp_path)) in err and ("no run directory" in err or "not a genlab run directory" in err)
+    assert "Traceback" not in err
+
+
 def test_value_guided_smoke_run(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("GENLAB_DATA", str(data_dir))
     assert main(["train", "diffuser-value-guided", "--preset", "smoke", "--out", str(tmp_path)]) == 0
     run_dir = next((tmp_path / "diffuser-value-guided").iterdir())
-    results = json.loads((run_dir / "eval.json").read_text())
+    results = strict_json(run_dir / "eval.json")
     for w in ("0", "10"):
         for key in (
             "plan_return",
@@ -63,9 +98,12 @@ def test_value_guided_smoke_run(tmp_path, data_dir, monkeypatch):
         ):
             assert f"w{w}/{key}" in results
         assert 0 <= results[f"w{w}/plan_return"] <= 1
-    for name in ("random", "expert", "bc", "unguided", "guided"):  # side by side on the same tasks
+    for name in ("random", "expert", "straight", "bc", "unguided", "guided"):  # on the same tasks
         assert 0 <= results[f"{name}/executed_reach_rate"] <= 1
         assert 0 <= results[f"{name}/executed_return"] <= 1
+    for name in ("unguided", "guided"):
+        for key in ("plan_points_in_walls", "plans_crossing_walls"):
+            assert 0 <= results[f"{name}/{key}"] <= 1
     assert results["expert/executed_reach_rate"] == 1  # told the nearest target, the controller gets there
     assert (run_dir / "samples.png").stat().st_size > 1000
 
@@ -132,3 +170,19 @@ def test_paper_preset_is_the_papers_protocol():
         "1,4,8",
     )
     assert get_recipe("diffuser-value-guided").make_config("paper").track_kp == 1.0
+
+
+def test_plans_start_and_end_exactly_at_states_near_the_walls(data_dir, monkeypatch):
+    monkeypatch.setenv("GENLAB_DATA", str(data_dir))
+    recipe = get_recipe("diffuser-maze2d")
+    task = recipe.build(recipe.make_config("smoke"))
+    start = np.array([-1.38, 1.38, -5.2, 5.2])  # the corner of cell (1, 1), at full speed into it
+    goal = np.array([-1.38, -1.38])  # the corner of cell (3, 1)
+    data = task.data.observations
+    assert (data[:, 0].min() > start[0]) and (data[:, 1].max() < start[1])  # beyond the data's min/max
+    planner = task.planner(task.model.eval(), n_samples=2)
+    plans = planner.sample(start, goal, 16, torch.Generator().manual_seed(0))
+    np.testing.assert_allclose(plans[:, 0], np.repeat(start[None], 2, 0), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(plans[:, -1, :2], np.repeat(goal[None], 2, 0), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="dimension 2 = 6 outside the normaliser's range"):
+        task.diffuser.encode_states(np.array([[0.0, 1.0, 6.0, 0.0]]))

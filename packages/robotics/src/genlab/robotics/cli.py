@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.steps < 1:
         p.error(f"--steps must be >= 1, got {args.steps}")
     data = build_dataset(args.maze, args.steps, args.seed, args.out, progress=not args.quiet)
-    episodes = int(data.terminals.sum() + data.timeouts.sum())
+    episodes = int(data.timeouts.sum())  # every episode ends truncated (see dataset.FLAGS)
     print(
         f"{dataset_id(args.maze, args.steps, args.seed)} in {cache_root(args.out)}: {len(data)} steps, {episodes} episodes"
     )

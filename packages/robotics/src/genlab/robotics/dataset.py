@@ -8,13 +8,14 @@ cell other than the current one, jittered by the env's own reset noise U(-0.25, 
 ``GOAL_RADIUS`` away. D4RL's reward radius was 0.5; we switch at the env's 0.45 so that every goal arrival
 earns its reward (at 0.5 the goal would move before the agent scores).
 
-Segments, after Diffuser's ``maze2d_set_terminals``: a step ends a segment when it brings the agent into the
-goal region (the agent then leaves it for the next goal). Diffuser measures this against the env's one fixed
-evaluation target; PointMaze has none, so each segment here runs to the goal it was driving to, i.e. one
-Minari episode per goal, ``terminations`` True on its last step (whose reward is 1), and the unfinished last
-segment ``truncations`` True. Episodes are contiguous (an episode's final observation is the next one's
-first), so the flat arrays of ``load_dataset`` are the original stream and windows of any horizon may cross
-segments.
+Segments, after Diffuser's ``maze2d_set_terminals``: a step that brings the agent into the goal region ends a
+segment (the agent then leaves it for the next goal), one Minari episode per goal. The env does not end there
+(``continuing_task=True``; D4RL's maze2d had no terminals either), so the flags say what the env says:
+``terminations`` False everywhere, ``truncations`` True on the last step of every episode (the data collector
+cut the stream there: a new goal, or the end of the recording). An arrival is visible in the reward (1 only on
+the step that reaches the goal). The dataset's metadata (``genlab.flags``) says the same. Episodes are
+contiguous (an episode's final observation is the next one's first), so the flat arrays of ``load_dataset``
+are the original stream and windows of any horizon may cross segments.
 """
 
 from __future__ import annotations
@@ -38,6 +39,12 @@ from genlab.robotics.controller import WaypointController
 from genlab.robotics.mazes import GOAL_RADIUS, control_dt, get_maze, make_env, reset_to, set_goal
 
 NAMESPACE = "genlab"
+VERSION = 1  # v1: no goal arrival stored as a termination (v0 stored each one)
+FLAGS = (
+    "terminations: always False, the env (continuing_task=True) never terminates; truncations: True on the "
+    "last step of each episode, where the collector moved the goal (reward 1 on that step) or the recording "
+    "ended; the stream continues into the next episode"
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -51,8 +58,8 @@ class MazeDataset:
     actions: np.ndarray  # [N, 2] float32 in [-1, 1]
     goals: np.ndarray  # [N, 2] the goal the controller drives to at step t
     rewards: np.ndarray  # [N] sparse, 1 within 0.45 of the goal after the step
-    terminals: np.ndarray  # [N] bool, the step reaches the goal (ends a segment)
-    timeouts: np.ndarray  # [N] bool, the last step of an unfinished segment
+    terminals: np.ndarray  # [N] bool, the env's terminations: all False (the task continues)
+    timeouts: np.ndarray  # [N] bool, the last step of each segment (goal reached, or the stream's end)
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -77,9 +84,9 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
 
 
 def dataset_id(maze: str, n_steps: int, seed: int) -> str:
-    """The Minari id of a build, e.g. ``genlab/pointmaze-umaze-100000-s0-v0``."""
+    """The Minari id of a build, e.g. ``genlab/pointmaze-umaze-100000-s0-v1``."""
     get_maze(maze)
-    return f"{NAMESPACE}/pointmaze-{maze}-{n_steps}-s{seed}-v0"
+    return f"{NAMESPACE}/pointmaze-{maze}-{n_steps}-s{seed}-v{VERSION}"
 
 
 @contextmanager
@@ -113,7 +120,7 @@ def generate_stream(maze: str, n_steps: int, seed: int, progress: bool = True) -
         "actions": np.zeros((n_steps, 2), dtype=np.float32),
         "goals": np.zeros((n_steps, 2)),
         "rewards": np.zeros(n_steps),
-        "terminals": np.zeros(n_steps, dtype=bool),
+        "arrivals": np.zeros(n_steps, dtype=bool),
     }
     goal = obs["desired_goal"]
     for t in tqdm(range(n_steps), desc=f"pointmaze-{maze}", disable=not progress, mininterval=1.0):
@@ -122,7 +129,7 @@ def generate_stream(maze: str, n_steps: int, seed: int, progress: bool = True) -
         obs, stream["rewards"][t], *_ = env.step(stream["actions"][t])
         position = obs["achieved_goal"]
         if np.linalg.norm(position - goal) <= GOAL_RADIUS:
-            stream["terminals"][t] = True
+            stream["arrivals"][t] = True
             others = cells[(cells != layout.xy_to_cell(position)).any(axis=1)]
             while np.linalg.norm(position - goal) <= GOAL_RADIUS:
                 goal = layout.cell_to_xy(others[rng.integers(len(others))]) + rng.uniform(-noise, noise, 2)
@@ -133,23 +140,23 @@ def generate_stream(maze: str, n_steps: int, seed: int, progress: bool = True) -
 
 
 def episode_buffers(stream: dict[str, np.ndarray]) -> list[EpisodeBuffer]:
-    """Cut the stream into Minari episodes after every terminal step; the rest is one truncated episode."""
-    ends = list(np.flatnonzero(stream["terminals"]) + 1)
-    if not stream["terminals"][-1]:
-        ends.append(len(stream["terminals"]))
+    """Cut the stream into Minari episodes after every goal arrival, each truncated (never terminated)."""
+    ends = list(np.flatnonzero(stream["arrivals"]) + 1)
+    if not stream["arrivals"][-1]:
+        ends.append(len(stream["arrivals"]))
     buffers = []
     for i, (s, e) in enumerate(zip([0, *ends[:-1]], ends)):
         obs = stream["observations"][s : e + 1]
         goals = np.concatenate([stream["goals"][s:e], stream["goals"][e - 1 : e]])
         truncations = np.zeros(e - s, dtype=bool)
-        truncations[-1] = not stream["terminals"][e - 1]
+        truncations[-1] = True
         buffers.append(
             EpisodeBuffer(
                 id=i,
                 observations={"observation": obs, "achieved_goal": obs[:, :2].copy(), "desired_goal": goals},
                 actions=stream["actions"][s:e],
                 rewards=stream["rewards"][s:e],
-                terminations=stream["terminals"][s:e],
+                terminations=np.zeros(e - s, dtype=bool),
                 truncations=truncations,
             )
         )
@@ -185,7 +192,15 @@ def build_dataset(
                     description=f"D4RL-style Maze2D data in {get_maze(maze).env_id}: {n_steps} steps, seed {seed}",
                 )
                 ds.storage.update_metadata(
-                    {"genlab": {"maze": maze, "n_steps": n_steps, "seed": seed, "dt": control_dt(env)}}
+                    {
+                        "genlab": {
+                            "maze": maze,
+                            "n_steps": n_steps,
+                            "seed": seed,
+                            "dt": control_dt(env),
+                            "flags": FLAGS,
+                        }
+                    }
                 )
             with minari_root(root):
                 if NAMESPACE not in list_local_namespaces():

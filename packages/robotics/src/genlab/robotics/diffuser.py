@@ -177,8 +177,18 @@ class Diffuser:
         return self.obs_normalizer.unnormalize(plans[..., self.act_dim :].detach().cpu().double()).numpy()
 
     def encode_states(self, states) -> torch.Tensor:
-        """Observations [B, obs_dim] in env units as normalised float32 states."""
+        """Observations [B, obs_dim] in env units as normalised float32 states; a ValueError for a state
+        outside the normaliser's range, which the sampler would clip and so not plan from (or to) exactly."""
         x = np.asarray(states, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != self.obs_dim:
             raise ValueError(f"expected observations [B, {self.obs_dim}], got shape {x.shape}")
-        return torch.as_tensor(self.obs_normalizer.normalize(x), dtype=torch.float32)
+        y = self.obs_normalizer.normalize(x)
+        out = np.abs(y) > 1 + 1e-9
+        if out.any():
+            row, dim = np.argwhere(out)[0]
+            lo, hi = self.obs_normalizer.mins[dim], self.obs_normalizer.maxs[dim]
+            raise ValueError(
+                f"state {x[row].tolist()} has dimension {dim} = {x[row, dim]:.6g} outside the normaliser's "
+                f"range [{lo:.6g}, {hi:.6g}]: it cannot be inpainted exactly"
+            )
+        return torch.as_tensor(y, dtype=torch.float32)

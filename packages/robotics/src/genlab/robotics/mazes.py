@@ -23,6 +23,7 @@ gym.register_envs(gymnasium_robotics)
 
 # The env's success and sparse-reward radius (gymnasium-robotics; D4RL's maze2d used 0.5).
 GOAL_RADIUS = 0.45
+VELOCITY_CLIP = 5.0  # PointMaze clips each velocity component to [-5, 5] before every MuJoCo step
 ENV_IDS = {"umaze": "PointMaze_UMaze-v3", "medium": "PointMaze_Medium-v3", "large": "PointMaze_Large-v3"}
 
 
@@ -35,6 +36,7 @@ class MazeLayout:
     walls: np.ndarray  # [rows, cols] bool, True where the map has a wall
     max_episode_steps: int
     maze: Maze
+    max_speed: float  # the top speed per axis: the clip plus one step of full thrust, dt * gear / mass
 
     @property
     def free_cells(self) -> np.ndarray:
@@ -89,6 +91,78 @@ class MazeLayout:
             )
         return p
 
+    def in_wall(self, xy) -> np.ndarray:
+        """True where a position [..., 2] lies in a wall cell or outside the map."""
+        cells = self.xy_to_cell(xy)
+        rows, cols = self.walls.shape
+        inside = (cells[..., 0] >= 0) & (cells[..., 0] < rows) & (cells[..., 1] >= 0) & (cells[..., 1] < cols)
+        hit = np.ones(inside.shape, dtype=bool)
+        hit[inside] = self.walls[cells[inside][:, 0], cells[inside][:, 1]]
+        return hit
+
+    def crosses_walls(self, a, b) -> np.ndarray:
+        """True where the segment from ``a`` to ``b`` (positions [..., 2]) enters the interior of the walls
+        (slab tests against open boxes; running along a wall's face or grazing its corner does not count)."""
+        a, b = np.asarray(a, dtype=np.float64)[..., None, :], np.asarray(b, dtype=np.float64)[..., None, :]
+        lo, hi = self._wall_boxes()  # [W, 2]
+        d = b - a  # [..., 1, 2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1, t2 = (lo - a) / d, (hi - a) / d
+        still = d == 0  # parallel to this axis: inside the slab for all t, or never
+        between = (lo < a) & (a < hi)
+        t_in = np.where(still, np.where(between, -np.inf, np.inf), np.minimum(t1, t2)).max(axis=-1)
+        t_out = np.where(still, np.where(between, np.inf, -np.inf), np.maximum(t1, t2)).min(axis=-1)
+        return (np.maximum(t_in, 0.0) < np.minimum(t_out, 1.0)).any(axis=-1)
+
+    @cache  # noqa: B019 (one per maze; get_maze keeps every layout alive anyway)
+    def _wall_boxes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Corners (lo, hi) [W, 2] of every wall cell and of every two adjacent wall cells together, so that
+        the edge two walls share is interior to a box too."""
+        half = self.maze.maze_size_scaling / 2
+        cells = np.argwhere(self.walls)
+        boxes = [(cells, cells)]
+        for step in ((0, 1), (1, 0)):
+            nxt = cells + step
+            keep = (nxt < self.walls.shape).all(axis=1)
+            keep[keep] = self.walls[nxt[keep, 0], nxt[keep, 1]]
+            boxes.append((cells[keep], nxt[keep]))
+        ends = [np.concatenate(c) for c in zip(*boxes)]
+        xy = [self.cell_to_xy(c) for c in ends]
+        return np.minimum(*xy) - half, np.maximum(*xy) + half
+
+    def geodesic(self, a, b) -> float:
+        """Length of the shortest path from ``a`` to ``b`` [2] that enters no wall (for a point: the ball's
+        radius is ignored). It bends only at wall corners, so it is the shortest path of the visibility graph
+        on {a, b, corners}."""
+        a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+        if not self.crosses_walls(a, b):
+            return float(np.linalg.norm(b - a))
+        corners, between = self._corner_graph()
+        d = np.stack([np.linalg.norm(corners - p, axis=-1) for p in (a, b)])
+        d[np.stack([self.crosses_walls(p, corners) for p in (a, b)])] = np.inf
+        return float((d[0][:, None] + between + d[1][None, :]).min())
+
+    @cache  # noqa: B019
+    def _corner_graph(self) -> tuple[np.ndarray, np.ndarray]:
+        """Grid vertices next to a free cell [V, 2] and their all-pairs shortest distances [V, V]."""
+        rows, cols = self.walls.shape
+        free = np.pad(~self.walls, 1)  # vertex (i, j) touches cells (i-1..i, j-1..j)
+        touch = free[:-1, :-1] | free[:-1, 1:] | free[1:, :-1] | free[1:, 1:]
+        corners = self.cell_to_xy(np.argwhere(touch) - 0.5)
+        dist = np.linalg.norm(corners[:, None] - corners[None], axis=-1)
+        dist[self.crosses_walls(corners[:, None], corners[None])] = np.inf
+        for k in range(len(corners)):  # Floyd-Warshall
+            dist = np.minimum(dist, dist[:, k, None] + dist[None, k, :])
+        return corners, dist
+
+    def state_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """(mins, maxs) of every state (x, y, vx, vy) the env can reach: the free cells' extent, the speed clip."""
+        s = self.maze.maze_size_scaling
+        xy = self.cell_to_xy(self.free_cells)
+        lo, hi = xy.min(axis=0) - s / 2, xy.max(axis=0) + s / 2
+        v = self.max_speed
+        return np.r_[lo, -v, -v], np.r_[hi, v, v]
+
     def _free(self) -> str:
         return ", ".join(f"({r}, {c})" for r, c in self.free_cells)
 
@@ -98,10 +172,11 @@ def get_maze(name: str) -> MazeLayout:
     """The layout named ``umaze``, ``medium`` or ``large``; a ValueError with close matches otherwise."""
     env_id = lookup("maze", name, ENV_IDS)
     env = gym.make(env_id)
-    maze = env.unwrapped.maze
+    maze, model = env.unwrapped.maze, env.unwrapped.point_env.model
+    thrust = model.opt.timestep * model.actuator_gear[:, 0].max() / model.body_mass.max()
     env.close()
     walls = np.array([[cell == 1 for cell in row] for row in maze.maze_map], dtype=bool)
-    return MazeLayout(name, env_id, walls, env.spec.max_episode_steps, maze)
+    return MazeLayout(name, env_id, walls, env.spec.max_episode_steps, maze, VELOCITY_CLIP + float(thrust))
 
 
 def make_env(maze: str, *, render_mode: str | None = None, max_episode_steps: int | None = None) -> gym.Env:

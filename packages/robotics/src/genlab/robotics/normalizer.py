@@ -44,6 +44,15 @@ class LimitsNormalizer:
             raise ValueError("cannot fit a normalizer on data with NaN or inf")
         return cls(flat.min(axis=0), flat.max(axis=0))
 
+    def widened(self, mins, maxs) -> LimitsNormalizer:
+        """The normalizer whose range covers both its own and ``[mins, maxs]`` in every dimension."""
+        mins, maxs = np.asarray(mins, dtype=np.float64), np.asarray(maxs, dtype=np.float64)
+        if mins.shape != self.mins.shape or maxs.shape != self.maxs.shape:
+            raise ValueError(
+                f"widening needs bounds of shape {self.mins.shape}, got {mins.shape}, {maxs.shape}"
+            )
+        return LimitsNormalizer(np.minimum(self.mins, mins), np.maximum(self.maxs, maxs))
+
     @property
     def dim(self) -> int:
         return len(self.mins)

@@ -35,13 +35,20 @@ def feasible(layout: MazeLayout, states: np.ndarray, max_step: np.ndarray, span:
     """True if the planned states [H, >= 2] stay in free cells and cover at most ``span * max_step`` in x and y
     over any ``span`` steps (over a span, so that the jitter of single steps is forgiven but jumps are not)."""
     xy = states[:, :2]
-    cells = layout.xy_to_cell(xy)
-    rows, cols = layout.walls.shape
-    inside = (cells[:, 0] >= 0) & (cells[:, 0] < rows) & (cells[:, 1] >= 0) & (cells[:, 1] < cols)
-    if not inside.all() or layout.walls[cells[:, 0], cells[:, 1]].any():
+    if layout.in_wall(xy).any():
         return False
     k = min(span, len(xy) - 1)
     return bool((np.abs(xy[k:] - xy[:-k]) <= k * max_step).all())
+
+
+def wall_stats(layout: MazeLayout, plans: list[np.ndarray]) -> dict[str, float]:
+    """How far plans [H, >= 2] ignore the walls: the fraction of their points inside a wall (or outside the
+    map) and the fraction of plans with a segment between consecutive points that enters a wall."""
+    if not plans:
+        raise ValueError("wall_stats needs at least one plan")
+    inside = np.concatenate([layout.in_wall(p[:, :2]) for p in plans])
+    crossing = [layout.crosses_walls(p[:-1, :2], p[1:, :2]).any() for p in plans]
+    return {"plan_points_in_walls": float(inside.mean()), "plans_crossing_walls": float(np.mean(crossing))}
 
 
 @dataclass

@@ -44,7 +44,7 @@ def render_episode(maze: str, policy: Policy, task: Task, every: int = 2) -> tup
             raise RuntimeError(f"MuJoCo cannot render here (MUJOCO_GL={gl}): {err}") from err
 
     try:
-        total, _ = run_episode(env, maze, policy, task, on_step=grab)
+        total, *_ = run_episode(env, maze, policy, task, on_step=grab)
     finally:
         env.close()
     return frames, total

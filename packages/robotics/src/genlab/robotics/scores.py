@@ -9,7 +9,15 @@ in mujoco-py's maze2d; PointMaze differs (centred coordinates, reset noise, rewa
 measured again under one protocol: the same tasks (start cell, goal cell, seeds) for every policy, episodes of
 the env's length (300 / 600 / 800 steps), a random policy (uniform actions) and the waypoint controller.
 Beside the score: the success rate (the agent came within ``radius`` of the goal, by default the env's
-success radius 0.45, so success means a positive return) and the time to goal in steps.
+success radius 0.45, so success means a positive return), the time to goal in steps and the path ratio, both
+over the episodes that arrive (with their count): the length driven until arrival, plus the straight line left
+to the goal from there, over the shortest path that enters no wall (``MazeLayout.geodesic``); 1 is a perfect
+route for a point, the ball's radius of 0.1 keeps a real one a little above.
+
+Two task splits: ``make_tasks`` draws start and goal cells uniformly (many pairs see each other, and the point
+mass slides along walls, so driving straight at the goal often arrives); ``hard_tasks`` keeps the pairs whose
+straight segment crosses a wall and whose shortest path is among the longest, where a policy has to plan.
+The trivial baseline is ``straight_policy``: the tracking controller aimed at the goal, no plan at all.
 """
 
 from __future__ import annotations
@@ -19,8 +27,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from genlab.robotics.controller import WaypointController
+from genlab.robotics.controller import WaypointController, shortest_path
 from genlab.robotics.mazes import GOAL_RADIUS, get_maze, make_env, reset_to
+from genlab.robotics.planning import track
 
 Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (observation [4], goal [2]) -> action [2]
 
@@ -37,11 +46,13 @@ class Task:
 
 @dataclass(frozen=True, eq=False)
 class Evaluation:
-    """Per-episode returns, success flags and times to goal (steps; NaN where the goal was never reached)."""
+    """Per episode: the return, success flag, time to goal (steps) and path length to the goal over the
+    shortest route's length (both NaN where the goal was never reached)."""
 
     returns: np.ndarray
     successes: np.ndarray
     times: np.ndarray
+    path_ratios: np.ndarray
     radius: float
 
     @property
@@ -53,17 +64,29 @@ class Evaluation:
         return float(self.successes.mean())
 
     @property
-    def mean_time_to_goal(self) -> float:
-        """Mean over the successful episodes; NaN if none succeeded."""
-        return float(self.times[self.successes].mean()) if self.successes.any() else float("nan")
+    def arrivals(self) -> int:
+        return int(self.successes.sum())
 
-    def summary(self) -> dict[str, float]:
+    @property
+    def mean_time_to_goal(self) -> float | None:
+        """Mean over the episodes that arrive; None if none did."""
+        return float(self.times[self.successes].mean()) if self.successes.any() else None
+
+    @property
+    def mean_path_ratio(self) -> float | None:
+        """Mean over the episodes that arrive; None if none did."""
+        return float(self.path_ratios[self.successes].mean()) if self.successes.any() else None
+
+    def summary(self) -> dict[str, float | int | None]:
+        """The numbers of eval.json: strict JSON, None (null) where no episode arrived."""
         return {
             "episodes": len(self.returns),
-            "mean_return": self.mean_return,
+            "return": self.mean_return,
             "std_return": float(self.returns.std()),
             "success_rate": self.success_rate,
-            "mean_time_to_goal": self.mean_time_to_goal,
+            "arrivals": self.arrivals,
+            "time_to_goal": self.mean_time_to_goal,
+            "path_ratio": self.mean_path_ratio,
             "success_radius": self.radius,
         }
 
@@ -82,9 +105,41 @@ def make_tasks(maze: str, n_episodes: int, seed: int = 0) -> list[Task]:
     tasks = []
     for _ in range(n_episodes):
         start, goal = rng.choice(len(cells), size=2, replace=False)
-        env_seed, policy_seed = (int(s) for s in rng.integers(2**31, size=2))
-        tasks.append(Task(tuple(map(int, cells[start])), tuple(map(int, cells[goal])), env_seed, policy_seed))
+        tasks.append(_task(rng, cells[start], cells[goal]))
     return tasks
+
+
+def _task(rng: np.random.Generator, start, goal) -> Task:
+    env_seed, policy_seed = (int(s) for s in rng.integers(2**31, size=2))
+    return Task(tuple(map(int, start)), tuple(map(int, goal)), env_seed, policy_seed)
+
+
+def hard_pairs(maze: str, quantile: float = 0.75) -> np.ndarray:
+    """The (start, goal) cell pairs [K, 2, 2] whose centre-to-centre segment crosses a wall and whose shortest
+    path (in cells) is at least the ``quantile`` of those crossing pairs' lengths (0.75: the 25% longest)."""
+    if not 0.0 <= quantile <= 1.0:
+        raise ValueError(f"quantile must lie in [0, 1], got {quantile}")
+    layout = get_maze(maze)
+    cells = layout.free_cells
+    pairs = np.array([(a, b) for a in cells for b in cells if (a != b).any()])
+    crossing = pairs[layout.crosses_walls(layout.cell_to_xy(pairs[:, 0]), layout.cell_to_xy(pairs[:, 1]))]
+    lengths = np.array([len(shortest_path(maze, a, b)) for a, b in crossing])
+    return crossing[lengths >= np.quantile(lengths, quantile)]
+
+
+def hard_tasks(maze: str, n_episodes: int, seed: int = 0, quantile: float = 0.75) -> list[Task]:
+    """``n_episodes`` tasks drawn uniformly from ``hard_pairs(maze, quantile)``."""
+    pairs = hard_pairs(maze, quantile)
+    rng = np.random.default_rng(seed)
+    return [_task(rng, *pairs[i]) for i in rng.integers(len(pairs), size=n_episodes)]
+
+
+def distinct_tasks(maze: str, n: int, seed: int = 0) -> list[Task]:
+    """``n`` tasks with distinct (start, goal) cell pairs (all of them if the maze has fewer), e.g. for figures."""
+    cells = get_maze(maze).free_cells
+    pairs = [(a, b) for a in cells for b in cells if (a != b).any()]
+    rng = np.random.default_rng(seed)
+    return [_task(rng, *pairs[i]) for i in rng.permutation(len(pairs))[:n]]
 
 
 def random_policy(task: Task) -> Policy:
@@ -98,21 +153,39 @@ def expert_policy(maze: str) -> Callable[[Task], Policy]:
     return lambda task: WaypointController(maze, rng=np.random.default_rng(task.policy_seed))
 
 
+def straight_policy(gains: tuple[float, float] = (10.0, 1.0)) -> Callable[[Task], Policy]:
+    """The trivial baseline: Diffuser's tracking controller with ``gains`` aimed at the goal at rest, no plan."""
+
+    def make(task: Task) -> Policy:
+        return lambda observation, goal: track(
+            np.r_[goal, 0.0, 0.0][None], 1, np.asarray(observation, dtype=np.float64), gains
+        )
+
+    return make
+
+
 def run_episode(
     env, maze: str, policy: Policy, task: Task, radius: float = GOAL_RADIUS, on_step: Callable | None = None
-) -> tuple[float, float]:
-    """One episode of ``task`` for the env's full length: (return, first step within ``radius`` of the
-    goal or NaN). ``on_step(env)`` is called after the reset and after every step (e.g. to render)."""
+) -> tuple[float, float, float]:
+    """One episode of ``task`` for the env's full length: (return, first step within ``radius`` of the goal,
+    path ratio (see the module doc); both NaN if it never arrives). ``on_step(env)`` is called after the reset
+    and after every step (e.g. to render)."""
     obs, _ = reset_to(env, maze, task.start_cell, task.goal_cell, seed=task.env_seed)
-    total, first, step, done = 0.0, np.nan, 0, False
+    start, goal = obs["achieved_goal"].copy(), obs["desired_goal"].copy()
+    total, first, travelled, step, done = 0.0, np.nan, 0.0, 0, False
     while not done:
         if on_step is not None:
             on_step(env)
+        before = obs["achieved_goal"]
         obs, reward, terminated, truncated, _ = env.step(policy(obs["observation"], obs["desired_goal"]))
         total, step, done = total + float(reward), step + 1, terminated or truncated
-        if np.isnan(first) and np.linalg.norm(obs["achieved_goal"] - obs["desired_goal"]) <= radius:
-            first = step
-    return total, first
+        if np.isnan(first):
+            travelled += float(np.linalg.norm(obs["achieved_goal"] - before))
+            left = float(np.linalg.norm(obs["achieved_goal"] - goal))
+            if left <= radius:
+                first, travelled = step, travelled + left
+    ratio = travelled / get_maze(maze).geodesic(start, goal) if not np.isnan(first) else np.nan
+    return total, first, ratio
 
 
 def evaluate(
@@ -120,14 +193,10 @@ def evaluate(
 ) -> Evaluation:
     """Run a fresh ``make_policy(task)`` on every task for the env's full episode length."""
     env = make_env(maze)
-    returns, successes, times = [], [], []
-    for task in tasks:
-        total, first = run_episode(env, maze, make_policy(task), task, radius)
-        returns.append(total)
-        successes.append(not np.isnan(first))
-        times.append(first)
+    episodes = np.array([run_episode(env, maze, make_policy(task), task, radius) for task in tasks])
     env.close()
-    return Evaluation(np.array(returns), np.array(successes, dtype=bool), np.array(times), radius)
+    returns, times, ratios = episodes.T
+    return Evaluation(returns, ~np.isnan(times), times, ratios, radius)
 
 
 def reference_scores(maze: str, n_episodes: int = 50, seed: int = 0) -> dict[str, Evaluation]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
@@ -23,6 +24,7 @@ from genlab.core.trainer import TrainConfig
 from genlab.robotics.baselines import GoalBC, bc_dataset, bc_loss, cloned_policy
 from genlab.robotics.dataset import build_dataset
 from genlab.robotics.diffuser import ACT_DIM, Diffuser, transitions, windows
+from genlab.robotics.mazes import get_maze
 from genlab.robotics.normalizer import LimitsNormalizer
 from genlab.robotics.planning import Planner, PlanTracker
 from genlab.robotics.scores import Policy
@@ -69,6 +71,13 @@ class DiffuserConfig(TrainConfig):
     ckpt_every: int = 2000
 
 
+def state_normalizer(stream: np.ndarray, maze: str, act_dim: int) -> LimitsNormalizer:
+    """The stream's normalizer widened to every reachable state and action, so that a start or goal anywhere
+    in the maze is encoded exactly (the data's min/max alone would clip starts near the walls)."""
+    lo, hi = get_maze(maze).state_bounds()
+    return LimitsNormalizer.fit(stream).widened(np.r_[[-1.0] * act_dim, lo], np.r_[[1.0] * act_dim, hi])
+
+
 class DiffuserTask:
     """The stream (normalised, as windows by start index), the Diffuser and its temporal U-Net, and the
     goal-conditioned BC baseline on the same data."""
@@ -82,7 +91,7 @@ class DiffuserTask:
         if len(self.data) < self.horizon:
             raise ValueError(f"n_data={cfg.n_data} is shorter than the horizon {self.horizon}")
         stream = transitions(self.data, cfg.with_actions)
-        normalizer = LimitsNormalizer.fit(stream)
+        normalizer = state_normalizer(stream, cfg.maze, ACT_DIM if cfg.with_actions else 0)
         self.stream = torch.as_tensor(normalizer.normalize(stream), dtype=torch.float32)
         self.train_set = TensorDataset(torch.arange(len(stream) - self.horizon + 1))
         self.diffuser = Diffuser(

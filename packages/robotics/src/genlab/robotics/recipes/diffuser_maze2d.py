@@ -5,11 +5,16 @@ on ``n_episodes`` tasks whose start and goal cells are drawn at random, so every
 same model: this is the paper's Multi2D setting (Table 1, "Multi2D"), which for Diffuser needs nothing but a
 different goal in the inpainting. Side by side on the same tasks and seeds: Diffuser planning once (the
 paper's Maze2D protocol) and replanning every ``replan_every`` steps, the waypoint controller (the expert,
-D4RL's ref_max), a uniform random policy (ref_min) and goal-conditioned behaviour cloning on the same data,
-each with D4RL's normalised score, success rate and time to goal (``genlab.robotics.scores``).
+D4RL's ref_max), a uniform random policy (ref_min), goal-conditioned behaviour cloning on the same data, and
+the trivial baseline a reviewer tries first: the tracking controller driving straight at the goal (no plan;
+the point mass slides along walls, so it often arrives). Each with D4RL's normalised score, success rate,
+time to goal and path ratio (``genlab.robotics.scores``), on two splits: the random tasks, and ``hard_episodes``
+hard tasks (``scores.hard_tasks``: the straight segment crosses a wall, the shortest path is among the longest;
+keys ``hard/...``). Plan feasibility per Diffuser row: the fraction of plan points inside walls and of plans
+with a segment through a wall.
 
 The run trains the BC baseline as the stage ``bc``, then Diffuser; the figure shows sampled plans and the
-paths the controller drove.
+paths the controller drove on distinct tasks.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import torch
 from genlab.core.recipe import Recipe
 from genlab.core.run import train_stage
 from genlab.robotics import scores
-from genlab.robotics.planning import PlanTracker, feasible
+from genlab.robotics.mazes import get_maze
+from genlab.robotics.planning import PlanTracker, feasible, wall_stats
 from genlab.robotics.plotting import plot_episodes
 from genlab.robotics.recipes.common import DiffuserConfig, DiffuserTask
 from genlab.robotics.rendering import render_episode, write_gif
@@ -41,6 +47,8 @@ class DiffuserMaze2DConfig(DiffuserConfig):
     replan_every: int = 25  # the replanning variant's period in env steps; 0 leaves it out
     plan_samples: int = 4  # plans drawn per horizon; the first feasible one is kept
     n_episodes: int = 50
+    hard_episodes: int = 50  # tasks of the hard split (scores.hard_tasks); 0 leaves it out
+    hard_quantile: float = 0.75  # the hard split keeps wall-crossing pairs at least this long (0.75: top 25%)
     eval_seed: int = 0
     gif_every: int = 3  # rollout.gif: a MuJoCo frame every this many env steps; 0: no GIF
 
@@ -54,11 +62,13 @@ class DiffuserMaze2DTask(DiffuserTask):
 
     def __init__(self, cfg: DiffuserMaze2DConfig):
         super().__init__(cfg)
-        if cfg.n_episodes < 1 or cfg.replan_every < 0:
+        if cfg.n_episodes < 1 or cfg.replan_every < 0 or cfg.hard_episodes < 0:
             raise ValueError(
-                f"need n_episodes >= 1 and replan_every >= 0, got {cfg.n_episodes}, {cfg.replan_every}"
+                "need n_episodes >= 1, replan_every >= 0 and hard_episodes >= 0, got "
+                f"{cfg.n_episodes}, {cfg.replan_every}, {cfg.hard_episodes}"
             )
         self.tasks = scores.make_tasks(cfg.maze, cfg.n_episodes, cfg.eval_seed)
+        self.hard_tasks = scores.hard_tasks(cfg.maze, cfg.hard_episodes, cfg.eval_seed, cfg.hard_quantile)
         self.frames: list[np.ndarray] = []  # the MuJoCo render of the last sample()'s first episode
 
     def fit(self, cfg: DiffuserMaze2DConfig, run_dir: Path | None) -> torch.nn.Module:
@@ -74,35 +84,54 @@ class DiffuserMaze2DTask(DiffuserTask):
         return self.trackers(planner, replan_every, record)
 
     def evaluate(self, model):
+        out: dict[str, float | int | None] = {"episodes": len(self.tasks)}
+        out |= self.evaluate_split(model, self.tasks, "")
+        if self.hard_tasks:
+            out["hard/episodes"] = len(self.hard_tasks)
+            out |= self.evaluate_split(model, self.hard_tasks, "hard/")
+        return out
+
+    def evaluate_split(self, model, tasks, prefix: str) -> dict[str, float | int | None]:
+        """Every policy on ``tasks``, keys ``{prefix}{policy}/{metric}``, the score on these tasks' references."""
         cfg, maze = self.cfg, self.cfg.maze
-        runs = {"random": scores.random_policy, "expert": scores.expert_policy(maze)}
-        first_plans: list[PlanTracker] = []
-        runs["diffuser"] = self.plan_trackers(model, 0, first_plans)
+        runs = {
+            "random": scores.random_policy,
+            "expert": scores.expert_policy(maze),
+            "straight": scores.straight_policy((cfg.track_kp, cfg.track_kv)),
+        }
+        trackers: dict[str, list[PlanTracker]] = {"diffuser": []}
+        runs["diffuser"] = self.plan_trackers(model, 0, trackers["diffuser"])
         if cfg.replan_every:
-            runs["diffuser_replan"] = self.plan_trackers(model, cfg.replan_every)
+            trackers["diffuser_replan"] = []
+            runs["diffuser_replan"] = self.plan_trackers(model, cfg.replan_every, trackers["diffuser_replan"])
         if self.bc_trained:
             runs["bc"] = lambda task: self.bc_policy()
-        evals = {name: scores.evaluate(maze, make, self.tasks) for name, make in runs.items()}
+        evals = {name: scores.evaluate(maze, make, tasks) for name, make in runs.items()}
         low, high = evals["random"].mean_return, evals["expert"].mean_return
-        out: dict[str, float] = {"episodes": float(len(self.tasks))}
+        out: dict[str, float | int | None] = {}
         for name, ev in evals.items():
-            out[f"{name}/score"] = float(scores.normalized_score(ev.mean_return, low, high))
-            out[f"{name}/success_rate"] = ev.success_rate
-            out[f"{name}/time_to_goal"] = ev.mean_time_to_goal
-            out[f"{name}/return"] = ev.mean_return
-        plans = [t.plans[0][1] for t in first_plans]
-        out["diffuser/plan_horizon"] = float(np.mean([len(p) for p in plans]))
-        planner = first_plans[0].planner
-        out["diffuser/plan_feasible"] = float(
-            np.mean([feasible(planner.layout, p, planner.max_step) for p in plans])
+            summary = ev.summary()
+            out[f"{prefix}{name}/score"] = float(scores.normalized_score(ev.mean_return, low, high))
+            for key in ("success_rate", "arrivals", "time_to_goal", "path_ratio", "return"):
+                out[f"{prefix}{name}/{key}"] = summary[key]
+        layout = get_maze(maze)
+        for name, recorded in trackers.items():
+            plans = [plan for tracker in recorded for _, plan in tracker.plans]
+            out |= {f"{prefix}{name}/{k}": v for k, v in wall_stats(layout, plans).items()}
+        first = [t.plans[0][1] for t in trackers["diffuser"]]
+        planner = trackers["diffuser"][0].planner
+        out[f"{prefix}diffuser/plan_horizon"] = float(np.mean([len(p) for p in first]))
+        out[f"{prefix}diffuser/plan_feasible"] = float(
+            np.mean([feasible(layout, p, planner.max_step) for p in first])
         )
         return out
 
     def sample(self, model, n):
-        """Plan-once episodes on the first n tasks: [n, 2, T, 2] positions of the first plan (NaN past its end)
-        and of the executed path, T the episode length."""
+        """Plan-once episodes on n tasks with distinct start and goal cells: [n, 2, T, 2] positions of the first
+        plan (NaN past its end) and of the executed path, T the episode length."""
         trackers: list[PlanTracker] = []
-        tasks = [self.tasks[i % len(self.tasks)] for i in range(n)]
+        tasks = scores.distinct_tasks(self.cfg.maze, n, self.cfg.eval_seed)
+        n = len(tasks)
         scores.evaluate(self.cfg.maze, self.plan_trackers(model, 0, trackers), tasks)
         if self.cfg.gif_every:  # the episode with the longest plan, rendered
             task = tasks[max(range(n), key=lambda i: len(trackers[i].plans[0][1]))]
@@ -147,6 +176,7 @@ RECIPE = Recipe(
             "bc_hidden": 16,
             "bc_batch_size": 64,
             "n_episodes": 2,
+            "hard_episodes": 2,
             "replan_every": 100,
             "log_every": 10,
             "ckpt_every": 20,

@@ -7,9 +7,10 @@ sampling adds ``scale * grad J`` to the score; samples are sorted by J and the b
 the env with the controller of ``diffuser-maze2d``. ``evaluate`` compares, from the same start states, each
 guidance scale in ``scales`` (0 = unguided): the true return of the sampled plans and the fraction that reach
 a target, the value J, the same for the top-ranked plan. Then the executed episodes, side by side on the same
-tasks and seeds: Diffuser unguided and guided at ``scale``, and three references that are *told* the target
+tasks and seeds: Diffuser unguided and guided at ``scale``, and four references that are *told* the target
 nearest the start by path length (Diffuser is not): the waypoint controller (the expert), goal-conditioned BC
-on the same data, and a random policy.
+on the same data, the tracking controller driving straight at it (no plan), and a random policy. For the two
+Diffuser rows, plan feasibility: the fraction of plan points inside walls and of plans crossing a wall.
 
 Stages: the value network (``value``), the BC baseline (``bc``), then the Diffuser (the run's model).
 """
@@ -30,7 +31,7 @@ from genlab.robotics import scores
 from genlab.robotics.controller import shortest_path
 from genlab.robotics.diffuser import windows
 from genlab.robotics.mazes import GOAL_RADIUS, get_maze, make_env, reset_to
-from genlab.robotics.planning import PlanTracker
+from genlab.robotics.planning import PlanTracker, wall_stats
 from genlab.robotics.plotting import plot_episodes
 from genlab.robotics.recipes.common import DiffuserConfig, DiffuserTask, parse_ints
 from genlab.robotics.temporal_unet import TemporalValue
@@ -177,7 +178,12 @@ class DiffuserValueGuidedTask(DiffuserTask):
 
             return make
 
-        runs = {"random": scores.random_policy, "expert": aimed(scores.expert_policy(self.cfg.maze))}
+        gains = (self.cfg.track_kp, self.cfg.track_kv)
+        runs = {
+            "random": scores.random_policy,
+            "expert": aimed(scores.expert_policy(self.cfg.maze)),
+            "straight": aimed(scores.straight_policy(gains)),
+        }
         if self.bc_trained:
             runs["bc"] = aimed(lambda task: self.bc_policy())
         return runs
@@ -201,19 +207,25 @@ class DiffuserValueGuidedTask(DiffuserTask):
 
     def evaluate(self, model):
         out = {"episodes": float(len(self.tasks)), **self.compare_scales(model)}
-        runs = self.references()
+        runs, trackers = self.references(), {}
         for name, w in (("unguided", 0.0), ("guided", self.cfg.scale)):
-            runs[name] = self.trackers(self.planner(model, w))
+            trackers[name] = []
+            runs[name] = self.trackers(self.planner(model, w), record=trackers[name])
         for name, make in runs.items():
             paths = self.executed(make, self.tasks)
             reached = reach_any_reward(paths, self.targets, GOAL_RADIUS).any(axis=1)
             out[f"{name}/executed_return"] = float(self.plan_return(paths).mean())
             out[f"{name}/executed_reach_rate"] = float(reached.mean())
+        layout = get_maze(self.cfg.maze)
+        for name, recorded in trackers.items():
+            stats = wall_stats(layout, [plan for tracker in recorded for _, plan in tracker.plans])
+            out |= {f"{name}/{k}": v for k, v in stats.items()}
         return out
 
     def sample(self, model, n):
         """[n, 2, 2, T, 2]: per start, (unguided, guided) x (plan positions, NaN past its end; executed path)."""
-        tasks = [self.tasks[i % len(self.tasks)] for i in range(n)]
+        tasks = scores.distinct_tasks(self.cfg.maze, n, self.cfg.eval_seed)  # no task shown twice
+        n = len(tasks)
         runs: list[list[PlanTracker]] = [[], []]
         for record, w in zip(runs, (0.0, self.cfg.scale)):
             scores.evaluate(self.cfg.maze, self.trackers(self.planner(model, w), record=record), tasks)
