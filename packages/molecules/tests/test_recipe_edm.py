@@ -10,7 +10,16 @@ from rdkit import Chem
 from genlab.core.cli import main
 from genlab.core.recipe import get_recipe
 
-KEYS = ("atom_stability", "mol_stability", "valid", "valid_connected", "uniqueness", "novelty", "nll")
+KEYS = (
+    "atom_stability",
+    "mol_stability",
+    "valid_connected",
+    "valid_largest_fragment",
+    "uniqueness_with_h",
+    "uniqueness_without_h",
+    "novelty",
+    "nll",
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +35,7 @@ def test_smoke_run_writes_metrics_beside_the_data_row(run_dir):
     results = json.loads((run_dir / "eval.json").read_text())
     for key in KEYS:
         assert key in results
-    for key in KEYS[:5]:
+    for key in KEYS[:6]:
         assert f"data_{key}" in results and 0 <= results[key] <= 1
     assert results["n"] == results["data_n"] == 8
     assert results["data_atom_stability"] > 0.9  # MMFF geometries of real molecules

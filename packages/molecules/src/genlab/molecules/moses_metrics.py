@@ -3,7 +3,8 @@
 Each is computed from SMILES with RDKit, as defined in the paper and its reference code:
 
 - valid: share of SMILES RDKit parses and sanitises;
-- unique@k: unique canonical SMILES among the first k *valid* ones, divided by k;
+- unique@k: unique canonical SMILES among the first k *valid* ones, divided by k (hydrogens are
+  implicit in SMILES input, so the with / without hydrogen conventions of ``metrics`` do not arise);
 - novelty: share of unique valid molecules not in the training set;
 - IntDiv_p = 1 - mean_i (mean_j T(i, j)^p)^(1/p) over all generated pairs (i = j included), T the
   Tanimoto similarity of Morgan fingerprints (radius 2, 1024 bits) (for p = 1 this is the paper's
