@@ -186,3 +186,12 @@ def test_plans_start_and_end_exactly_at_states_near_the_walls(data_dir, monkeypa
     np.testing.assert_allclose(plans[:, -1, :2], np.repeat(goal[None], 2, 0), rtol=1e-6, atol=1e-6)
     with pytest.raises(ValueError, match="dimension 2 = 6 outside the normaliser's range"):
         task.diffuser.encode_states(np.array([[0.0, 1.0, 6.0, 0.0]]))
+
+
+def test_baselines_example_prints_both_splits(capsys):
+    example = runpy.run_path(str(EXAMPLES / "maze_baselines.py"))
+    example["main"](["--maze", "umaze", "--episodes", "2"])
+    out = capsys.readouterr().out
+    # on U-Maze's hard pairs the wall stands between start and goal: driving straight never arrives
+    assert "| hard tasks | straight to goal (k_p = 10) | 0.0 | 0.00 (0) | - | - | 0.0 |" in out
+    assert "| random tasks | waypoint controller (expert) | 100.0 | 1.00 (2) |" in out
