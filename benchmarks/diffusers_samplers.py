@@ -17,6 +17,15 @@ diffusers' DDIM, Euler and DPM-Solver++ must equal genlab's DDIM, DDIM and DPM-S
 times that the mapping gives.
 
     uv run --no-sync python benchmarks/diffusers_samplers.py --run runs/diffusion-digits/STAMP
+
+``--overhead`` needs no run: it measures the per-step cost of genlab's DPM-Solver++(2M) against
+diffusers' DPMSolverMultistepScheduler around a tiny network that costs next to nothing, as the
+difference between sampling with 2K and with K steps divided by K (so one-off setup cancels). The
+two sides alternate within every round and the ratio is taken per round (a shared machine's load
+drifts); it prints the median ratio, its spread over rounds, and aten operators per step (counted
+with a dispatch mode; independent of the load).
+
+    OMP_NUM_THREADS=1 uv run --no-sync python benchmarks/diffusers_samplers.py --overhead
 """
 
 from __future__ import annotations
@@ -138,9 +147,97 @@ def _timed(repeats: int, fn, *args, **kwargs):
     return out, statistics.median(times)
 
 
+class TinyV(nn.Module):
+    """A v-prediction network that costs next to nothing: v = W x + b t (t genlab's or a timestep)."""
+
+    def __init__(self, dim: int = 2):
+        super().__init__()
+        self.lin = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, t, **cond) -> torch.Tensor:
+        return self.lin(x) + torch.as_tensor(t, dtype=x.dtype).reshape(-1, 1) * 1e-3
+
+
+@torch.no_grad()
+def _dpm_runs(steps: int, batch: int = 64):
+    """(genlab run, diffusers run) of DPM-Solver++(2M) with ``steps`` steps around ``TinyV``."""
+    from genlab.core.diffusion import get_schedule
+
+    torch.manual_seed(0)
+    net, sch = TinyV(), get_schedule("cosine")
+    den = Denoiser(net, sch, "v")
+    x1 = torch.randn(batch, 2)
+    grid = mapped_grid("DPMSolverMultistepScheduler", den, steps, batch)
+    scheduler = make_scheduler("DPMSolverMultistepScheduler", sch)
+
+    def ours():
+        return sample_dpmpp_2m(den, x1, grid)
+
+    def theirs():
+        scheduler.set_timesteps(steps)
+        x = x1
+        for tau in scheduler.timesteps:
+            x = scheduler.step(net(x, tau), tau, x).prev_sample
+        return x
+
+    return ours, theirs
+
+
+def _aten_ops(fn) -> int:
+    """aten operators dispatched while ``fn`` runs."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Count(TorchDispatchMode):
+        n = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            Count.n += 1
+            return func(*args, **(kwargs or {}))
+
+    with Count():
+        fn()
+    return Count.n
+
+
+def overhead(steps: int = 20, rounds: int = 15, repeats: int = 20) -> None:
+    """Per-step seconds and aten operators of both sides, from runs of ``steps`` and 2 ``steps``."""
+    short, long = _dpm_runs(steps), _dpm_runs(2 * steps)
+    ops = [(_aten_ops(long[i]) - _aten_ops(short[i])) / steps for i in (0, 1)]
+    ratios, per_step = [], {0: [], 1: []}
+    for _ in range(rounds + 1):  # the first round warms up
+        cost = []
+        for i in (0, 1):  # genlab, then diffusers, within the round
+            spent = []
+            for fns in (short, long):
+                start = time.perf_counter()
+                for _ in range(repeats):
+                    fns[i]()
+                spent.append((time.perf_counter() - start) / repeats)
+            cost.append((spent[1] - spent[0]) / steps)
+        for i in (0, 1):
+            per_step[i].append(cost[i])
+        ratios.append(cost[0] / cost[1])
+    ratios, us = ratios[1:], [[c * 1e6 for c in per_step[i][1:]] for i in (0, 1)]
+    q = statistics.quantiles(ratios, n=4)
+    print(
+        f"DPM-Solver++(2M) per-step overhead around a tiny network, {rounds} interleaved rounds, "
+        f"{torch.get_num_threads()} thread(s), batch 64 x 2, {steps} vs {2 * steps} steps"
+    )
+    print(f"aten ops per step: genlab {ops[0]:.0f}, diffusers {ops[1]:.0f}")
+    print(
+        f"microseconds per step (median): genlab {statistics.median(us[0]):.0f}, "
+        f"diffusers {statistics.median(us[1]):.0f}"
+    )
+    print(
+        f"ratio genlab / diffusers per round: median {statistics.median(ratios):.3f}, "
+        f"quartiles {q[0]:.3f}-{q[2]:.3f}, range {min(ratios):.3f}-{max(ratios):.3f}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--run", required=True, help="a diffusion-digits run directory")
+    p.add_argument("--overhead", action="store_true", help="per-step overhead only (no run needed)")
+    p.add_argument("--run", help="a diffusion-digits run directory")
     p.add_argument("--nfe", default="5,10,20,50")
     p.add_argument("--samplers", default=",".join(PAIRS))
     p.add_argument("--guidance", type=float, default=None, help="CFG scale w (default: the run's)")
@@ -149,6 +246,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--grids", default="", help="genlab grid per sampler, e.g. dpmpp_2m=uniform,euler=uniform")
     args = p.parse_args(argv)
+    if args.overhead:
+        torch.set_num_threads(args.threads)
+        return overhead()
+    if args.run is None:
+        p.error("--run is required unless --overhead")
     grids = dict(item.split("=") for item in args.grids.split(",") if item)
     torch.set_num_threads(args.threads)
 

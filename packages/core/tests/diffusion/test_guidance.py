@@ -2,7 +2,13 @@ import pytest
 import torch
 from torch import nn
 
-from genlab.core.diffusion import ClassifierFreeGuidance, Denoiser, GradientGuidance, get_schedule
+from genlab.core.diffusion import (
+    ClassifierFreeGuidance,
+    Denoiser,
+    GradientGuidance,
+    get_schedule,
+    sample_ddim,
+)
 from genlab.core.grids import time_grid
 
 F64 = torch.float64
@@ -37,6 +43,21 @@ def test_cfg_scale_zero_is_the_conditional_model(kind):
     x, t, y = _inputs()
     cfg = ClassifierFreeGuidance(den, 0.0, {"y": 3})
     torch.testing.assert_close(cfg.x0(x, t, y=y), den.x0(x, t, y=y))
+
+
+def test_cfg_at_zero_makes_one_pass_of_the_batch_and_the_same_samples():
+    """w = 0 is the conditional model: one network call on B rows (not 2B), and DDIM's samples are
+    those of the unguided conditional model, bit for bit."""
+    sch, model = get_schedule("cosine"), Labelled()
+    rows = []
+    model.register_forward_pre_hook(lambda mod, args, kwargs: rows.append(len(args[0])), with_kwargs=True)
+    den = Denoiser(model, sch, "eps")
+    x1, grid, y = torch.randn(5, 4, dtype=F64), time_grid(6, (5,), dtype=F64), torch.tensor([0, 1, 2, 0, 1])
+    guided = sample_ddim(ClassifierFreeGuidance(den, 0.0, {"y": 3}), x1, grid, cond={"y": y})
+    assert rows == [5] * 6
+    torch.testing.assert_close(guided, sample_ddim(den, x1, grid, cond={"y": y}), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="needs the conditions"):
+        ClassifierFreeGuidance(den, 0.0, {"y": 3}).eps(x1, grid[0])
 
 
 def test_cfg_combines_both_passes_in_one_batch():

@@ -119,11 +119,17 @@ def test_guidance_interpolates_and_batches_the_two_passes():
         torch.nn.init.normal_(p, std=0.3)
     x, t, y = torch.randint(6, (4, 7)), torch.rand(4), torch.tensor([0, 1, 2, 1])
     cond, uncond = model(x, t, y=y), model(x, t, y=torch.full_like(y, 3))
+    rows = []
+    model.register_forward_pre_hook(lambda mod, args: rows.append(len(args[0])))
     for scale, expected in [(0.0, uncond), (1.0, cond)]:
+        rows.clear()
         torch.testing.assert_close(
             classifier_free_guidance(model, scale, y=3)(x, t, y=y), expected.log_softmax(-1)
         )
+        assert rows == [4]  # one distribution alone: one pass of the batch
+    rows.clear()
     guided = classifier_free_guidance(model, 3.0, y=3)(x, t, y=y)
+    assert rows == [8]  # both passes, one batch
     torch.testing.assert_close(guided, guided_logits(cond, uncond, 3.0))
     torch.testing.assert_close(guided.exp().sum(-1), torch.ones(4, 7))
     with pytest.raises(ValueError, match="null value"):

@@ -34,15 +34,19 @@ def test_nfe_counts_and_grids():
         steps_for_nfe("dpmpp2m", 10)
 
 
-@pytest.mark.parametrize("sampler, grid", [("dpmpp_2m", "logsnr"), ("heun", "karras"), ("ddim", "uniform")])
-def test_samplers_reach_the_mixture_moments_with_an_exact_denoiser(sampler, grid):
-    """With the closed-form denoiser of a Gaussian mixture, 20 NFE recover its mean and variance."""
+@pytest.mark.parametrize(
+    "sampler, grid, nfe", [("dpmpp_2m", "logsnr", 20), ("heun", "karras", 39), ("ddim", "uniform", 20)]
+)
+def test_samplers_reach_the_mixture_moments_with_an_exact_denoiser(sampler, grid, nfe):
+    """With the closed-form denoiser of a Gaussian mixture, 20 NFE recover its mean and variance; Karras's
+    Heun (steps in sigma, most of them at low noise) needs 39: at 19 its variance is 16% high, the same as
+    the paper's Algorithm 1 (test_samplers.py checks the two agree)."""
     torch.manual_seed(0)
     mixture = GaussianMixture(torch.tensor([[-2.0, 0.0], [2.0, 1.0]]), torch.tensor([0.5, 0.3]))
     sch = get_schedule("cosine")
     den = Denoiser(MixtureDenoiser(mixture, sch), sch, "x0")
     x = sample_prior(sch, (4000, 2), generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    out = sample_nfe(den, sampler, grid, 20, x)
+    out = sample_nfe(den, sampler, grid, nfe, x)
     ref = mixture.sample(200_000, torch.Generator().manual_seed(2)).double()
     assert torch.allclose(out.mean(0), ref.mean(0), atol=0.1)
     assert torch.allclose(out.var(0), ref.var(0), rtol=0.1)

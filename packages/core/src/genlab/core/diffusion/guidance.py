@@ -2,9 +2,9 @@
 
 Classifier-free guidance (Ho & Salimans 2021): eps~ = (1 + w) eps(x, c) - w eps(x, null). Scale
 convention: **w = 0 is the conditional model alone** (the paper's w; diffusers' guidance_scale is
-1 + w). Both passes run as one batch. Every kind is affine in the model output at fixed (x, t), so
-the combination is done in the model's own kind and equals the combination in eps. Options: a
-guidance interval in t (Kynkaanniemi et al. 2024) and the rescale of Lin et al. (2024, Sec. 3.4),
+1 + w), which makes one pass; otherwise both passes run as one batch. Every kind is affine in the
+model output at fixed (x, t), so the combination is done in the model's own kind and equals the
+combination in eps. Options: a guidance interval in t (Kynkaanniemi et al. 2024) and the rescale of Lin et al. (2024, Sec. 3.4),
 which matches the guided output's standard deviation to the conditional one's.
 
 Gradient guidance adds scale * grad_x f to the score, i.e. eps~ = eps - sigma * scale * grad_x f
@@ -45,10 +45,13 @@ class ClassifierFreeGuidance(Denoiser):
         super().__init__(denoiser, denoiser.schedule, denoiser.kind)
         self.scale, self.null, self.interval, self.rescale = scale, dict(null), interval, rescale
 
-    def _batched(self, cond: dict, n: int) -> dict:
+    def _check(self, cond: dict) -> None:
         missing = set(self.null) - set(cond)
         if missing:
             raise ValueError(f"classifier-free guidance needs the conditions {sorted(missing)}")
+
+    def _batched(self, cond: dict, n: int) -> dict:
+        self._check(cond)
         both = {}
         for k, v in cond.items():
             if k in self.null:
@@ -61,6 +64,9 @@ class ClassifierFreeGuidance(Denoiser):
         return both
 
     def raw(self, x: torch.Tensor, t: torch.Tensor, **cond) -> torch.Tensor:
+        if self.scale == 0:  # the conditional model alone: one pass, not two
+            self._check(cond)
+            return self.model.raw(x, t, **cond)
         n = x.shape[0]
         c, u = self.model.raw(torch.cat([x, x]), torch.cat([t, t]), **self._batched(cond, n)).split(n)
         inside = (t >= self.interval[0]) & (t <= self.interval[1])

@@ -4,7 +4,7 @@ diffusion samplers (e.g. Nisonoff et al., 2024; Schiff et al., 2024).
     log p_w(x0 | x_t, c) = log p(x0 | x_t) + w [log p(x0 | x_t, c) - log p(x0 | x_t)]  (renormalised)
 
 w = 0 is unconditional, w = 1 conditional, w > 1 sharpens towards the condition. The conditional
-and unconditional passes run as one batch.
+and unconditional passes run as one batch; w = 0 and w = 1 need one pass.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ def classifier_free_guidance(model, scale: float, **null):
     def guided(x: torch.Tensor, t: torch.Tensor, **cond) -> torch.Tensor:
         if set(cond) != set(null):
             raise ValueError(f"guidance needs a null value for exactly {sorted(cond)}, got {sorted(null)}")
-        both = {k: torch.cat([v, torch.as_tensor(null[k]).to(v).expand_as(v)]) for k, v in cond.items()}
+        nulls = {k: torch.as_tensor(null[k]).to(v).expand_as(v) for k, v in cond.items()}
+        if scale in (0, 1):  # one distribution alone: one pass, not two
+            return model(x, t, **(nulls if scale == 0 else cond)).log_softmax(-1)
+        both = {k: torch.cat([v, nulls[k]]) for k, v in cond.items()}
         logits = model(torch.cat([x, x]), torch.cat([t, t]), **both)
         return guided_logits(*logits.chunk(2), scale)
 
