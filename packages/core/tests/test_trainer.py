@@ -1,15 +1,31 @@
+import errno
+import fcntl
 import json
 import math
+import os
+import signal
 
 import pytest
 import torch
+from safetensors import SafetensorError
+from safetensors.torch import save_file
 from torch.utils.data import TensorDataset
 
 from genlab.core import checkpoint, distributed
-from genlab.core.checkpoint import CheckpointError
+from genlab.core.checkpoint import CheckpointError, NonFiniteWeightsError
+from genlab.core.errors import TrainingStopped
 from genlab.core.flow.matching import cfm_loss
 from genlab.core.nn import TimeMLP
-from genlab.core.trainer import Batches, NonFiniteLossError, SizedTensorDataset, TrainConfig, Trainer, lr_at
+from genlab.core.recipes.gan_2d import GAN2DConfig, GAN2DTask
+from genlab.core.trainer import (
+    Batches,
+    NonFiniteLossError,
+    RunDirBusyError,
+    SizedTensorDataset,
+    TrainConfig,
+    Trainer,
+    lr_at,
+)
 
 CFG = dict(
     steps=20, batch_size=64, lr=1e-2, warmup=5, ckpt_every=10, log_every=5, ema_decay=0.9, device="cpu"
@@ -203,3 +219,247 @@ def test_training_with_loader_workers_matches_training_without(tmp_path):
         return trainer.model
 
     assert_same_weights(train(0), train(2))
+
+
+# Issue 39, "lose nothing": retention, NaN guards on weights, signals, durability and fall-back, one
+# writer per run, metrics on resume, a full disk, corrupt checkpoints.
+
+
+def steps_logged(run_dir):
+    return [json.loads(line)["step"] for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_keep_checkpoints_keeps_the_newest_and_refuses_less_than_one(tmp_path):
+    t = make_trainer(tmp_path, keep_checkpoints=1, ckpt_every=5)
+    t.fit()
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*")) == ["step-00000020"]
+    assert checkpoint.latest(tmp_path / "checkpoints").step == 20
+    for keep in (0, -1):
+        with pytest.raises(ValueError, match="keep_checkpoints must be >= 1"):
+            checkpoint.save(tmp_path / "checkpoints", 21, t.model, t.ema.module, t.optimizer, keep=keep)
+    assert checkpoint.latest(tmp_path / "checkpoints").step == 20
+
+
+@pytest.mark.parametrize("which", ["model", "ema"])
+def test_non_finite_weights_are_never_saved_and_the_stop_names_step_and_checkpoint(tmp_path, which):
+    t = make_trainer(tmp_path, ckpt_every=5)
+    t.fit(until=5)
+    module = t.model if which == "model" else t.ema.module
+    with torch.no_grad():
+        next(module.parameters())[0] = float("nan")
+    t.step = 6
+    with pytest.raises(NonFiniteWeightsError, match=rf"after step 6 \({which}\..*step-00000005"):
+        t.save()
+    assert (tmp_path / "checkpoints" / "latest").read_text() == "step-00000005"
+    assert not (tmp_path / "checkpoints" / "step-00000006").exists()
+
+
+def test_a_huge_learning_rate_stops_naming_the_step_and_a_loadable_checkpoint(tmp_path):
+    t = make_trainer(tmp_path, lr=1e30, warmup=0, ckpt_every=1)
+    with pytest.raises(FloatingPointError, match=r"at step 1\b.*the last good checkpoint is .*step-00000001"):
+        t.fit()
+    kept = checkpoint.latest(tmp_path / "checkpoints")
+    for name in ("model", "ema"):
+        checkpoint.load_weights(make_trainer(None).model, kept.path / f"{name}.safetensors")
+
+
+def test_non_finite_weights_are_refused_on_load(tmp_path):
+    model = TimeMLP(2, 8, 2)
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    key = next(iter(state))
+    state[key][0] = float("inf")
+    save_file(state, tmp_path / "w.safetensors")
+    with pytest.raises(CheckpointError, match=f"{key} holds NaN or inf"):
+        checkpoint.load_weights(model, tmp_path / "w.safetensors")
+
+
+def test_gan_2d_non_finite_stop_names_the_step_and_the_checkpoint(tmp_path):
+    cfg = GAN2DConfig(
+        steps=30, hidden=16, depth=2, n_train=512, batch_size=64, warmup=2, ckpt_every=10, device="cpu"
+    )
+    torch.manual_seed(0)
+    task = GAN2DTask(cfg)
+    t = Trainer(task.model, task.loss, task.train_set, cfg, tmp_path)
+    t.fit(until=10)
+    with torch.no_grad():
+        task.model.generator[0].weight[0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError, match=r"loss is nan at step 10\b.*step-00000010"):
+        t.fit()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_finishes_the_step_checkpoints_and_resume_is_exact(tmp_path, signum):
+    full = make_trainer(tmp_path / "full")
+    full.fit()
+    calls = {"n": 0}
+
+    def loss_fn(model, x):
+        calls["n"] += 1
+        if calls["n"] == 7:  # during step 6: it finishes, is saved as step 7, then training stops
+            os.kill(os.getpid(), signum)
+        return cfm_loss(model, x), {}
+
+    before = signal.getsignal(signum)
+    stopped = make_trainer(tmp_path / "run", loss_fn)
+    with pytest.raises(
+        TrainingStopped, match=rf"stopped by {signum.name} after step 7; saved .*step-00000007"
+    ):
+        stopped.fit()
+    assert signal.getsignal(signum) is before
+    assert checkpoint.latest(tmp_path / "run" / "checkpoints").step == 7
+    resumed = make_trainer(tmp_path / "run")
+    resumed.fit()
+    assert resumed.start_step == 7
+    assert_same_weights(full.model, resumed.model)
+    assert_same_weights(full.ema.module, resumed.ema.module)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names fsynced files through /proc")
+def test_files_and_directories_are_fsynced_before_the_renames(tmp_path, monkeypatch):
+    t = make_trainer(tmp_path)
+    events = []
+    real_fsync, real_rename, real_replace = os.fsync, os.rename, os.replace
+
+    def fsync(fd):
+        events.append(("fsync", os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))))
+        real_fsync(fd)
+
+    monkeypatch.setattr(checkpoint.os, "fsync", fsync)
+    monkeypatch.setattr(
+        checkpoint.os, "rename", lambda a, b: events.append(("rename", b.name)) or real_rename(a, b)
+    )
+    monkeypatch.setattr(
+        checkpoint.os, "replace", lambda a, b: events.append(("replace", b.name)) or real_replace(a, b)
+    )
+    t.save()
+    rename = events.index(("rename", "step-00000000"))
+    before, after = events[:rename], events[rename + 1 :]
+    assert {("fsync", f) for f in checkpoint.FILES} <= set(before)  # every file, then its directory
+    assert before[-1] == ("fsync", ".tmp-step-00000000")
+    assert after == [
+        ("fsync", "checkpoints"),
+        ("fsync", ".latest.tmp"),
+        ("replace", "latest"),
+        ("fsync", "checkpoints"),
+    ]
+
+
+def test_load_falls_back_to_the_newest_whole_checkpoint_with_a_warning(tmp_path):
+    make_trainer(tmp_path, keep_checkpoints=3, ckpt_every=5).fit(until=15)
+    root = tmp_path / "checkpoints"
+    (root / "step-00000015" / "model.safetensors").write_bytes(b"")  # what a power loss leaves
+    with pytest.warns(UserWarning, match=r"cannot read weights .*step-00000015.*using .*step-00000010"):
+        assert checkpoint.latest(root).step == 10
+    (root / "step-00000010" / "optimizer.pt").write_bytes(b"PK\x03\x04 cut short")
+    (root / "latest").write_text("")
+    with pytest.warns(UserWarning, match=r"names no checkpoint.*step-00000005"):
+        resumed = make_trainer(tmp_path, keep_checkpoints=3, ckpt_every=5)
+        assert resumed.resume() and resumed.step == 5
+
+
+def test_metrics_are_truncated_to_the_resumed_step_even_without_a_checkpoint(tmp_path):
+    make_trainer(tmp_path, log_every=1).fit(until=7)  # killed before its first checkpoint (step 10)
+    with open(tmp_path / "metrics.jsonl", "a") as f:
+        f.write('{"step": 8, "lo')  # a record cut short by the kill
+    make_trainer(tmp_path, log_every=1).fit(until=13)
+    assert steps_logged(tmp_path) == list(range(1, 14))
+    make_trainer(tmp_path, log_every=1).fit()
+    assert steps_logged(tmp_path) == list(range(1, 21))
+
+
+def test_a_second_writer_is_refused_and_the_lock_is_released(tmp_path):
+    tmp_path.mkdir(exist_ok=True)
+    other = open(tmp_path / ".lock", "a+")  # another process's lock: flock conflicts across open files
+    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    other.write("4242\n")
+    other.flush()
+    with pytest.raises(RunDirBusyError, match=r"another genlab process \(pid 4242\)"):
+        make_trainer(tmp_path).fit()
+    assert not (tmp_path / "metrics.jsonl").exists()
+    other.close()
+    make_trainer(tmp_path).fit()
+    with open(tmp_path / ".lock") as mine:
+        fcntl.flock(mine, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after fit
+
+
+@pytest.mark.parametrize(
+    "where, error",
+    [
+        (
+            "save_model",
+            SafetensorError("Error while serializing: I/O error: No space left on device (os error 28)"),
+        ),
+        ("_write_bytes", OSError(errno.ENOSPC, "No space left on device")),
+    ],
+)
+def test_a_full_disk_is_named_and_leaves_latest_and_no_temporary_files(tmp_path, monkeypatch, where, error):
+    t = make_trainer(tmp_path)
+    t.fit(until=10)
+    real = getattr(checkpoint, where)
+    calls = {"n": 0}
+
+    def full(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first file is written, the second finds the disk full
+            raise error
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoint, where, full)
+    t.step = 15
+    with pytest.raises(CheckpointError, match=r"the disk is full.*step-00000015.*last good .*step-00000010"):
+        t.save()
+    root = tmp_path / "checkpoints"
+    assert sorted(p.name for p in root.iterdir()) == ["latest", "step-00000010"]
+    assert checkpoint.latest(root).step == 10
+
+
+@pytest.fixture
+def one_checkpoint(tmp_path):
+    make_trainer(tmp_path, keep_checkpoints=1).fit(until=10)
+    return tmp_path / "checkpoints", tmp_path / "checkpoints" / "step-00000010"
+
+
+@pytest.mark.parametrize(
+    "meta, message", [({"ema_updates": 10}, "with a step >= 0"), ([10], "with a step >= 0")]
+)
+def test_meta_without_a_step_is_named(one_checkpoint, meta, message):
+    root, ckpt = one_checkpoint
+    (ckpt / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.latest(root)
+
+
+def test_latest_that_is_a_directory_is_named_and_passed_over(one_checkpoint):
+    root, _ = one_checkpoint
+    (root / "latest").unlink()
+    (root / "latest").mkdir()
+    with pytest.warns(UserWarning, match="latest is a directory; .* using the newest whole checkpoint"):
+        assert checkpoint.latest(root).step == 10
+    (root / "step-00000010" / "meta.json").write_text("")
+    with pytest.raises(CheckpointError, match="latest is a directory"):
+        checkpoint.latest(root)
+
+
+def test_optimizer_state_of_the_wrong_shapes_is_refused_at_load(one_checkpoint, tmp_path):
+    _, ckpt = one_checkpoint
+    other = Trainer(
+        TimeMLP(2, 16, 2),
+        lambda m, x: (cfm_loss(m, x), {}),
+        make_trainer(None).batches.dataset,
+        TrainConfig(**CFG),
+        tmp_path / "other",
+    )
+    other.fit(until=3)
+    torch.save(other.optimizer.state_dict(), ckpt / "optimizer.pt")
+    with pytest.raises(
+        CheckpointError, match=r"exp_avg.* of parameter 0 has shape \[16, 16\], the parameter \[32, 32\]"
+    ):
+        make_trainer(tmp_path).resume()
+
+
+def test_ema_weights_of_another_dtype_are_refused(one_checkpoint, tmp_path):
+    _, ckpt = one_checkpoint
+    ints = {k: v.to(torch.int32) for k, v in make_trainer(None).ema.module.state_dict().items()}
+    save_file(ints, ckpt / "ema.safetensors")
+    with pytest.raises(CheckpointError, match="stored as torch.int32, the model holds torch.float32"):
+        make_trainer(tmp_path).resume()

@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from genlab.core.checkpoint import CheckpointError
+from genlab.core.errors import GenlabError, TrainingStopped
 from genlab.core.recipe import PRESETS, discover, get_recipe
-from genlab.core.run import RunDirError, evaluate_run, load_run, saved_config, train
+from genlab.core.run import evaluate_run, load_run, saved_config, train
 
 
 def _field_pairs(extra: list[str]) -> dict[str, str | None]:
@@ -106,7 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         args.fn(args, extra)
-    except (ValueError, FloatingPointError, RunDirError, CheckpointError, FileNotFoundError) as err:
+    except TrainingStopped as err:  # SIGTERM or SIGINT: the step finished and was saved
+        print(f"genlab: {err}", file=sys.stderr)
+        return 128 + err.signum
+    except KeyboardInterrupt:  # a second Ctrl-C, or one outside training
+        print("genlab: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FloatingPointError, GenlabError, OSError) as err:  # OSError: a full disk, ...
         print(f"genlab: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +24,29 @@ class DistInfo:
         return self.rank == 0
 
 
+def check_device(device: torch.device) -> None:
+    """Refuse a device this machine does not have, before anything is written."""
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} is not available: torch sees no GPU here (use cpu or auto)")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"device {device} is not available: torch sees {torch.cuda.device_count()} GPU(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device mps is not available on this machine (use cpu or auto)")
+
+
+def stop_with_launcher(poll_s: float = 1.0) -> None:
+    """Send this process SIGTERM when its parent (torchrun's agent) dies, so that a killed launcher
+    leaves no rank training on as an orphan; the trainer turns SIGTERM into a checkpoint and a stop."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="genlab-launcher-watch", daemon=True).start()
+
+
 def setup(device: str = "auto") -> DistInfo:
     """Join the process group when torchrun set WORLD_SIZE > 1; pick the device."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -29,10 +55,12 @@ def setup(device: str = "auto") -> DistInfo:
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     dev = torch.device(device)
+    check_device(dev)
     if dev.type == "cuda":
         dev = torch.device("cuda", local)
         torch.cuda.set_device(dev)
     if world > 1 and not dist.is_initialized():
+        stop_with_launcher()
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo")
     return DistInfo(rank, world, dev)
 

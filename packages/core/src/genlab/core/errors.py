@@ -14,3 +14,11 @@ class CheckpointError(GenlabError):
 
 class RunDirError(GenlabError):
     """A run directory is missing or does not follow the contract."""
+
+
+class TrainingStopped(Exception):
+    """SIGTERM or SIGINT stopped training after a step, with a checkpoint written; not a failure."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum

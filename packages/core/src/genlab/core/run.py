@@ -21,7 +21,7 @@ from genlab.core import __version__, checkpoint, distributed
 from genlab.core.errors import RunDirError
 from genlab.core.plotting import plot_loss
 from genlab.core.recipe import Recipe, Task, get_recipe, parse_fields
-from genlab.core.trainer import TrainConfig, Trainer
+from genlab.core.trainer import TrainConfig, Trainer, run_dir_lock
 
 
 def new_run_dir(out: Path, recipe: str) -> Path:
@@ -31,9 +31,12 @@ def new_run_dir(out: Path, recipe: str) -> Path:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = out / recipe / stamp
         n = 1
-        while path.exists():
-            path, n = out / recipe / f"{stamp}-{n}", n + 1
-        path.mkdir(parents=True)
+        try:
+            while path.exists():
+                path, n = out / recipe / f"{stamp}-{n}", n + 1
+            path.mkdir(parents=True)
+        except OSError as err:  # a file, /dev/null, a name too long, no permission, a full disk
+            raise ValueError(f"--out {out}: cannot make a run directory there ({err.strerror})") from None
     return Path(distributed.broadcast(str(path)))
 
 
@@ -51,6 +54,13 @@ def train(
     torch.manual_seed(cfg.seed)
     task = recipe.build(cfg)  # a bad config fails here, before a run directory exists
     run_dir = Path(run_dir) if run_dir else new_run_dir(Path(out), recipe.name)
+    with run_dir_lock(run_dir if info.is_main else None):  # one writer per run, to the end of finish()
+        return _train_in(run_dir, recipe, task, cfg, preset, info)
+
+
+def _train_in(
+    run_dir: Path, recipe: Recipe, task: Task, cfg: TrainConfig, preset: str, info: distributed.DistInfo
+) -> Path:
     if info.is_main and not (run_dir / "config.json").exists():
         _write_json(
             run_dir / "config.json",

@@ -5,14 +5,24 @@ AdamW with linear warm-up then cosine decay, gradient clipping, an EMA of the we
 Everything random is a pure function of (seed, rank, step): the data order comes from a seeded
 DistributedSampler per epoch and the global RNG is reseeded every step, so a resumed run
 reproduces an uninterrupted one exactly and no RNG state needs saving.
+
+Nothing is lost: a config is validated when it is made, one process writes a run directory at a
+time (``run_dir_lock``), SIGTERM or SIGINT ends the current step with a checkpoint
+(``stop_signals``), and NaN or inf stops the run naming the step and the last good checkpoint.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import os
+import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +35,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorData
 from tqdm.auto import tqdm
 
 from genlab.core import checkpoint, distributed
+from genlab.core.errors import GenlabError, TrainingStopped
 
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
 
@@ -50,11 +61,119 @@ class TrainConfig:
     eval_every: int = 0  # 0: evaluate only at the end of the run
     ckpt_every: int = 500
     keep_checkpoints: int = 2
-    device: str = "auto"
+    device: str = "auto"  # auto, cpu, cuda, cuda:N or mps
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse values out of range when the config is made, before anything is written. Recipe
+        configs extend this (calling ``super().validate()``) for their own fields."""
+        self.require("steps", 1)
+        self.require("batch_size", 1)
+        self.require("lr", 0, torch.finfo(torch.float32).max, above=True)  # the optimizer works in float32
+        self.require("min_lr_ratio", 0, 1)
+        self.require("warmup", 0)
+        self.require("weight_decay", 0)
+        self.require("beta1", 0, 1, below=True)
+        self.require("beta2", 0, 1, below=True)
+        self.require("grad_clip", 0)
+        self.require("loader_workers", 0)
+        self.require("ema_decay", 0, 1)
+        self.require("log_every", 1)
+        self.require("eval_every", 0)
+        self.require("ckpt_every", 0)
+        self.require("keep_checkpoints", 1)
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(self.device)):
+            raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps, got {self.device!r}")
+
+    def require(
+        self, name: str, low: float, high: float = math.inf, above: bool = False, below: bool = False
+    ) -> None:
+        """Field ``name`` must be a finite number in [low, high] (``above``: > low; ``below``: < high)."""
+        value = getattr(self, name)
+        ok = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and (value > low if above else value >= low)
+            and (value < high if below else value <= high)
+        )
+        if not ok:
+            if high == math.inf:
+                allowed = f"{'>' if above else '>='} {low:g}"
+            else:
+                allowed = f"in {'(' if above else '['}{low:g}, {high:g}{')' if below else ']'}"
+            raise ValueError(f"{name} must be {allowed}, got {value!r}")
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss became NaN or inf; the run stopped before applying that step."""
+
+
+class RunDirBusyError(GenlabError):
+    """Another process is writing the run directory."""
+
+
+_locked: dict[Path, int] = {}  # run directories this process holds, with their nesting depth
+
+
+@contextmanager
+def run_dir_lock(run_dir: Path | None):
+    """One writer per run directory: an exclusive ``flock`` on ``run_dir/.lock``, released when the block
+    ends or the process dies. Re-entrant in one process (a recipe's last stage trains in the run's own
+    directory); None locks nothing (ranks other than 0, runs without a directory)."""
+    if run_dir is None:
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    key = run_dir.resolve()
+    if key not in _locked:
+        handle = open(key / ".lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise RunDirBusyError(
+                f"{run_dir} is being written by another genlab process (pid {holder}); "
+                "a run has one writer: wait for it to end or stop it"
+            ) from None
+        handle.truncate(0)
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+    _locked[key] = _locked.get(key, 0) + 1
+    try:
+        yield
+    finally:
+        _locked[key] -= 1
+        if not _locked[key]:
+            del _locked[key]
+            handle.close()  # releases the lock
+
+
+@contextmanager
+def stop_signals():
+    """Turn SIGTERM (pre-emption, a dying launcher) and SIGINT (Ctrl-C) into a request to stop, seen as
+    the list of signals received: the trainer finishes its step, checkpoints and stops. A second
+    signal stops at once (KeyboardInterrupt). Signals can be caught in the main thread only."""
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def ask_to_stop(signum, _frame):
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+
+    previous = {s: signal.signal(s, ask_to_stop) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield received
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -202,6 +321,7 @@ class Trainer:
         )
         self.batches = Batches(dataset, cfg.batch_size, self.info, cfg.seed)
         self.step = self.start_step = 0
+        self.saved_step: int | None = None  # the step of the last checkpoint this trainer wrote
         self.history: list[dict[str, float]] = []
 
     @property
@@ -209,27 +329,43 @@ class Trainer:
         return self.run_dir / "checkpoints" if self.run_dir else None
 
     def resume(self) -> bool:
-        """Load the latest checkpoint of ``run_dir`` if there is one."""
+        """Load the latest checkpoint of ``run_dir`` if there is one; metrics.jsonl keeps the records up
+        to its step (none when there is no checkpoint)."""
         found = checkpoint.latest(self.ckpt_root) if self.ckpt_root else None
-        if found is None:
-            return False
-        checkpoint.load_weights(self.model, found.path / "model.safetensors")
-        checkpoint.load_weights(self.ema.module, found.path / "ema.safetensors")
-        self.ema.n_averaged.fill_(found.meta["ema_updates"])
-        checkpoint.load_optimizer(self.optimizer, found.path / "optimizer.pt")
-        self.step = found.step
-        self._forget_metrics_after(found.step)
-        return True
+        if found is not None:
+            updates = found.meta.get("ema_updates")
+            if type(updates) is not int or updates < 0:
+                raise checkpoint.CheckpointError(f"checkpoint {found.path}: meta.json lacks ema_updates >= 0")
+            checkpoint.load_weights(self.model, found.path / "model.safetensors")
+            checkpoint.load_weights(self.ema.module, found.path / "ema.safetensors")
+            self.ema.n_averaged.fill_(updates)
+            checkpoint.load_optimizer(self.optimizer, found.path / "optimizer.pt")
+            self.step = self.saved_step = found.step
+        self._forget_metrics_after(self.step)
+        return found is not None
 
     def _forget_metrics_after(self, step: int) -> None:
-        """Drop records of steps the resumed run will train again, so metrics.jsonl stays one history."""
+        """Drop records of steps the resumed run will train again (and a line cut short by a kill), so
+        metrics.jsonl stays one history."""
         log = self.run_dir / "metrics.jsonl" if self.run_dir else None
         if log is None or not log.exists() or not self.info.is_main:
             return
-        kept = [line for line in log.read_text().splitlines() if line and json.loads(line)["step"] <= step]
-        log.write_text("".join(line + "\n" for line in kept))
+
+        def kept(line: str) -> bool:
+            try:
+                return json.loads(line)["step"] <= step
+            except (json.JSONDecodeError, KeyError, TypeError):
+                return False
+
+        tmp = log.with_name(".metrics.jsonl.tmp")
+        tmp.write_text("".join(line + "\n" for line in log.read_text().splitlines() if kept(line)))
+        tmp.replace(log)
 
     def save(self) -> Path | None:
+        """Checkpoint the current step (rank 0 writes). Every rank checks the weights first, so that
+        non-finite weights stop all ranks together and are never written."""
+        checkpoint.check_finite_weights(self.step, self.ckpt_root, model=self.model, ema=self.ema.module)
+        self.saved_step = self.step
         if not (self.ckpt_root and self.info.is_main):
             return None
         return checkpoint.save(
@@ -248,8 +384,23 @@ class Trainer:
             with open(self.run_dir / "metrics.jsonl", "a") as f:
                 f.write(json.dumps(record) + "\n")
 
+    def _stop(self, signals: list[int]) -> None:
+        """After SIGTERM or SIGINT: checkpoint the finished step, then stop every rank together."""
+        if self.saved_step != self.step:
+            self.save()
+        distributed.barrier()
+        signum = signals[0] if signals else signal.SIGTERM
+        by = signal.Signals(signum).name if signals else "a signal to another rank"
+        saved = f"saved {self.ckpt_root / f'step-{self.step:08d}'}" if self.ckpt_root else "nothing saved"
+        resume = f"; continue with --resume {self.run_dir}" if self.run_dir else ""
+        raise TrainingStopped(f"stopped by {by} after step {self.step}; {saved}{resume}", signum)
+
     def fit(self, until: int | None = None) -> nn.Module:
         """Train to ``cfg.steps`` (or stop early at ``until``); return the EMA model."""
+        with run_dir_lock(self.run_dir if self.info.is_main else None), stop_signals() as signals:
+            return self._fit(until, signals)
+
+    def _fit(self, until: int | None, signals: list[int]) -> nn.Module:
         cfg, info = self.cfg, self.info
         if self.step == 0:
             self.resume()
@@ -278,12 +429,14 @@ class Trainer:
             self.model.train()
             with autocast:
                 loss, logs = self.loss_fn(net, batch)
-            global_loss = distributed.mean_over_ranks(loss.detach().float()).item()
+            stop = torch.tensor(float(bool(signals)), device=loss.device)  # travels with the loss
+            global_loss, stopping = distributed.mean_over_ranks(
+                torch.stack([loss.detach().float(), stop])
+            ).tolist()
             if not math.isfinite(global_loss):
-                last = checkpoint.latest(self.ckpt_root) if self.ckpt_root else None
-                kept = f"the last good checkpoint is {last.path}" if last else "no checkpoint was written yet"
                 raise NonFiniteLossError(
-                    f"loss is {global_loss} at step {step}; stopped before applying it; {kept}"
+                    f"loss is {global_loss} at step {step}; stopped before applying it; "
+                    f"{checkpoint.describe_last(self.ckpt_root)}"
                 )
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -309,9 +462,11 @@ class Trainer:
                 self._log(
                     {"step": self.step, **{f"eval/{k}": v for k, v in self.evaluate(self.ema.module).items()}}
                 )
+            if stopping:
+                bar.close()
+                self._stop(signals)
         bar.close()
-        just_saved = cfg.ckpt_every and self.step % cfg.ckpt_every == 0
-        if self.step == cfg.steps and self.step > self.start_step and not just_saved:
+        if self.step == cfg.steps and self.step > self.start_step and self.saved_step != self.step:
             self.save()
         distributed.barrier()
         return self.ema.module

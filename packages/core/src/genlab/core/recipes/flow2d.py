@@ -56,6 +56,13 @@ class Flow2DConfig(TrainConfig):
     log_every: int = 100
     ckpt_every: int = 2000
 
+    def validate(self) -> None:
+        super().validate()
+        for name in ("n_train", "hidden", "depth", "sample_steps", "n_eval"):
+            self.require(name, 1)
+        self.require("n_nll", 0)
+        self.require("sb_sigma", 0)
+
 
 def standard_normal_log_prob(x: torch.Tensor) -> torch.Tensor:
     return -0.5 * x.square().sum(1) - x.shape[1] * 0.5 * math.log(2 * math.pi)

@@ -84,6 +84,9 @@ class GAN(nn.Module):
         real_in = real.detach().requires_grad_(self.gamma > 0)
         fake_in = fake.detach().requires_grad_(self.gamma > 0)
         real_logits, fake_logits = self.discriminate(real_in), self.discriminate(fake_in)
+        if not (torch.isfinite(real_logits).all() and torch.isfinite(fake_logits).all()):
+            # diverged weights: a NaN loss makes the trainer stop, naming the step and the last checkpoint
+            return real_logits.sum() * float("nan"), {}
         d_loss = discriminator_loss(self.loss, real_logits, fake_logits)
         logs = {"d_loss": d_loss.item()}
         if self.gamma > 0:
@@ -132,6 +135,12 @@ class GAN2DConfig(TrainConfig):
     ema_decay: float = 0.999
     log_every: int = 100
     ckpt_every: int = 2000
+
+    def validate(self) -> None:
+        super().validate()
+        for name in ("latent", "hidden", "depth", "n_train", "n_eval", "min_per_mode"):
+            self.require(name, 1)
+        self.require("gamma", 0)
 
 
 class GAN2DTask:
