@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -45,16 +47,41 @@ def scatter_2d(panels: dict[str, torch.Tensor], out: Path, lim: float = 5.0) -> 
     return out
 
 
-def image_grid(images: torch.Tensor, out: Path, nrow: int = 10, title: str | None = None) -> Path:
-    """A grid of images [N, C, H, W] in [0, 1]."""
+def image_grid(
+    images: torch.Tensor,
+    out: Path,
+    nrow: int = 10,
+    title: str | None = None,
+    columns: Sequence[str] | None = None,
+    columns_name: str | None = None,
+) -> Path:
+    """A grid of images [N, C, H, W] in [0, 1], ``nrow`` to a row, the title wrapped to its width.
+
+    ``columns`` labels each column (e.g. the class every sample of a class-conditional grid was
+    drawn for) and ``columns_name`` says what the labels are.
+    """
     from torchvision.utils import make_grid
 
+    n_cols = min(nrow, len(images))
+    if columns is not None and len(columns) != n_cols:
+        raise ValueError(f"got {len(columns)} column labels for a grid {n_cols} images wide")
     grid = make_grid(images.detach().float().cpu().clamp(0, 1), nrow=nrow, padding=1, pad_value=1.0)
-    fig, ax = plt.subplots(figsize=(grid.shape[2] / 40 + 1, grid.shape[1] / 40 + 1), dpi=120)
+    width = max(3.0, grid.shape[2] / 40 + 1)
+    lines = textwrap.wrap(title or "", width=int(width * 10))  # about 10 characters an inch at 12 pt
+    fig, ax = plt.subplots(figsize=(width, grid.shape[1] / 40 + 1 + 0.2 * len(lines)), dpi=120)
     ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest", cmap="gray")
     ax.set_axis_off()
-    if title:
-        ax.set_title(title)
+    if columns is not None:
+        ax.set_axis_on()
+        width = images.shape[-1] + 1  # make_grid's cell: the image and one padding pixel
+        ax.set_xticks([1 + width * i + (width - 1) / 2 for i in range(n_cols)], list(columns), fontsize=8)
+        ax.set_yticks([])
+        ax.tick_params(length=0)
+        ax.set_xlabel(columns_name or "")
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    if lines:
+        ax.set_title("\n".join(lines))
     fig.tight_layout()
     fig.savefig(out)
     plt.close(fig)

@@ -142,7 +142,8 @@ class TokenizerTask:
     def __init__(self, cfg: TokenizerConfig):
         self.cfg = cfg
         self.train_set = TensorDataset(load_digits("train").images)
-        self.test = load_digits("test").images
+        test = load_digits("test")
+        self.test, self.test_labels = test.images, test.labels
         quantizer, channels = make_quantizer(cfg)
         self.model = Autoencoder(quantizer, channels, cfg.hidden)
 
@@ -180,7 +181,10 @@ class TokenizerTask:
         title = (
             f"{self.cfg.quantizer}, K = {2**self.cfg.bits}: test digits (top) and reconstructions (bottom)"
         )
-        return image_grid(samples, out, nrow=len(samples) // 2, title=title)
+        classes = [str(int(c)) for c in self.test_labels[: len(samples) // 2]]
+        return image_grid(
+            samples, out, nrow=len(samples) // 2, title=title, columns=classes, columns_name="class"
+        )
 
 
 RECIPE = Recipe(
