@@ -226,6 +226,22 @@ def test_euler_and_heun_match_karras_algorithm_1_on_edm(exact, name, nfe):
     torch.testing.assert_close(ours, _karras_reference(denoise, x1, sigmas, heun), rtol=1e-9, atol=1e-9)
 
 
+def test_heun_matches_karras_algorithm_1_in_x_over_alpha_on_a_vp_schedule(exact):
+    """On the cosine schedule the paper's algorithm runs on y = x / alpha with D(alpha y; t(sigma))."""
+    sch = get_schedule("cosine")
+    den = exact(sch)
+    grid = karras_grid(8, (64,), schedule=sch, dtype=F64)
+    a, s = sch.alpha_sigma(grid[:, 0])
+    x1 = torch.randn(64, 2, generator=torch.Generator().manual_seed(0), dtype=F64) * s[0]
+
+    def denoise(y, r):
+        t = sch.t_from_logsnr(torch.tensor(-2 * math.log(r), dtype=F64))
+        return den.x0(sch.alpha_sigma(t)[0] * y, t.expand(y.shape[0]))
+
+    ref = _karras_reference(denoise, x1 / a[0], (s / a).tolist(), True)
+    torch.testing.assert_close(sample_heun(den, x1, grid), ref, rtol=1e-9, atol=1e-9)
+
+
 def test_heun_with_churn_matches_karras_algorithm_2_on_edm(exact):
     den, grid, sigmas, denoise, x1 = _edm_reference_setup(exact, 16)
     edm, s_tmin, s_tmax = den.schedule, 0.05, 50.0

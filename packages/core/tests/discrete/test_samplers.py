@@ -4,15 +4,15 @@ import torch
 from genlab.core.discrete import (
     D3PMPath,
     MixturePath,
-    ancestral_sample,
-    cached_ancestral_sample,
     classifier_free_guidance,
-    ctmc_euler_sample,
     guided_logits,
     masked_path,
-    maskgit_sample,
     maskgit_schedule,
+    sample_ancestral,
+    sample_ancestral_cached,
     sample_categorical,
+    sample_ctmc_euler,
+    sample_maskgit,
     uniform_path,
 )
 from genlab.core.nn.transformer import DiffusionTransformer
@@ -30,13 +30,13 @@ def _tv(chain, x):
 
 
 CASES = {
-    "mdlm-ancestral": (lambda: masked_path(3), ancestral_sample, 32),
-    "mdlm-cached": (lambda: masked_path(3), cached_ancestral_sample, 32),
-    "uniform-ancestral": (lambda: uniform_path(3, "cosine"), ancestral_sample, 32),
-    "dfm-uniform-euler": (lambda: uniform_path(3), ctmc_euler_sample, 48),
-    "dfm-mask-euler": (lambda: MixturePath(3, "mask", "polynomial", n=2.0), ctmc_euler_sample, 48),
-    "d3pm-absorbing": (lambda: D3PMPath(3, "absorbing", 16), ancestral_sample, 16),
-    "d3pm-gaussian": (lambda: D3PMPath(3, "gaussian", 16), ancestral_sample, 16),
+    "mdlm-ancestral": (lambda: masked_path(3), sample_ancestral, 32),
+    "mdlm-cached": (lambda: masked_path(3), sample_ancestral_cached, 32),
+    "uniform-ancestral": (lambda: uniform_path(3, "cosine"), sample_ancestral, 32),
+    "dfm-uniform-euler": (lambda: uniform_path(3), sample_ctmc_euler, 48),
+    "dfm-mask-euler": (lambda: MixturePath(3, "mask", "polynomial", n=2.0), sample_ctmc_euler, 48),
+    "d3pm-absorbing": (lambda: D3PMPath(3, "absorbing", 16), sample_ancestral, 16),
+    "d3pm-gaussian": (lambda: D3PMPath(3, "gaussian", 16), sample_ancestral, 16),
 }
 
 
@@ -54,7 +54,7 @@ def test_samplers_with_the_exact_denoiser_reproduce_the_chain(small_chain, name)
 def test_few_parallel_steps_lose_the_correlations(small_chain):
     path = masked_path(3)
     g = torch.Generator().manual_seed(0)
-    x = ancestral_sample(
+    x = sample_ancestral(
         small_chain.denoiser(path), path, path.prior_sample((N, 4)), torch.linspace(1, 0, 2), generator=g
     )
     assert _tv(small_chain, x) > 0.05  # one step unmasks every token from its marginal: the oracle can fail
@@ -73,10 +73,10 @@ def test_cached_sampler_matches_and_saves_calls():
 
     path, grid = masked_path(5), torch.linspace(1, 0, 101)  # far more steps than tokens
     x = path.prior_sample((8, 12))
-    plain = ancestral_sample(counted, path, x, grid, generator=torch.Generator().manual_seed(1))
+    plain = sample_ancestral(counted, path, x, grid, generator=torch.Generator().manual_seed(1))
     n_plain = sum(calls)
     calls.clear()
-    cached = cached_ancestral_sample(counted, path, x, grid, generator=torch.Generator().manual_seed(1))
+    cached = sample_ancestral_cached(counted, path, x, grid, generator=torch.Generator().manual_seed(1))
     assert torch.equal(plain, cached) and (cached < 5).all()
     assert sum(calls) < n_plain / 3
 
@@ -106,7 +106,7 @@ def test_maskgit_fills_masks_and_keeps_given_tokens():
 
     x = torch.full((3, 10), 5)
     x[:, :3] = torch.tensor([0, 1, 2])
-    out = maskgit_sample(spy, x, steps=4, mask_id=5, generator=torch.Generator().manual_seed(0))
+    out = sample_maskgit(spy, x, steps=4, mask_id=5, generator=torch.Generator().manual_seed(0))
     assert (out < 5).all() and torch.equal(out[:, :3], x[:, :3])
     expected = torch.cat([torch.tensor([7]), maskgit_schedule(4, torch.tensor([7]))[:-1, 0]])
     assert torch.equal(torch.stack(seen)[:, 0], expected)
@@ -140,9 +140,9 @@ def test_bad_grids_are_named():
     path = masked_path(4)
     x = path.prior_sample((2, 5))
     with pytest.raises(ValueError, match="from noise"):
-        ancestral_sample(lambda x, t: torch.zeros(*x.shape, 4), path, x, torch.linspace(0, 1, 5))
+        sample_ancestral(lambda x, t: torch.zeros(*x.shape, 4), path, x, torch.linspace(0, 1, 5))
     with pytest.raises(ValueError, match="prefix"):
-        ancestral_sample(lambda x, t: torch.zeros(*x.shape, 4), path, x, torch.zeros(5, 3))
+        sample_ancestral(lambda x, t: torch.zeros(*x.shape, 4), path, x, torch.zeros(5, 3))
 
 
 def _one_token_at_a_time(n: int, length: int, seed: int = 0) -> torch.Tensor:
@@ -153,10 +153,10 @@ def _one_token_at_a_time(n: int, length: int, seed: int = 0) -> torch.Tensor:
 
 
 PER_TOKEN = {
-    "ancestral": (lambda: masked_path(3), ancestral_sample),
-    "cached": (lambda: masked_path(3), cached_ancestral_sample),
-    "uniform-ancestral": (lambda: uniform_path(3, "cosine"), ancestral_sample),
-    "ctmc-euler": (lambda: masked_path(3), ctmc_euler_sample),
+    "ancestral": (lambda: masked_path(3), sample_ancestral),
+    "cached": (lambda: masked_path(3), sample_ancestral_cached),
+    "uniform-ancestral": (lambda: uniform_path(3, "cosine"), sample_ancestral),
+    "ctmc-euler": (lambda: masked_path(3), sample_ctmc_euler),
 }
 
 
@@ -182,3 +182,17 @@ def test_sample_categorical_refuses_nan_and_empty_rows():
         sample_categorical(torch.tensor([[0.5, 0.5], [float("nan"), float("nan")]]))
     with pytest.raises(ValueError, match="no positive"):
         sample_categorical(torch.zeros(2, 3))
+
+
+@pytest.mark.parametrize("sampler", [sample_ancestral, sample_ancestral_cached, sample_ctmc_euler])
+def test_conditions_reach_the_model_as_a_dict(sampler):
+    """cond is a dict, as in the Gaussian and flow samplers; the cached sampler passes the rows it reruns."""
+    path, x, y = masked_path(3), torch.full((4, 5), 3), torch.tensor([0, 1, 2, 1])
+    seen = []
+
+    def model(x_t, t, y):
+        seen.append((len(x_t), len(y), tuple(t.shape)))
+        return torch.zeros(*x_t.shape, 3)
+
+    out = sampler(model, path, x, torch.linspace(1, 0, 4), cond={"y": y})
+    assert (out < 3).all() and seen and all(n == m == s[0] for n, m, s in seen)

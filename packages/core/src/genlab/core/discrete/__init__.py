@@ -18,12 +18,12 @@ from genlab.core.discrete.losses import (
 )
 from genlab.core.discrete.paths import MixturePath, masked_path, uniform_path
 from genlab.core.discrete.samplers import (
-    ancestral_sample,
-    cached_ancestral_sample,
-    ctmc_euler_sample,
-    maskgit_sample,
     maskgit_schedule,
+    sample_ancestral,
+    sample_ancestral_cached,
     sample_categorical,
+    sample_ctmc_euler,
+    sample_maskgit,
 )
 from genlab.core.discrete.schedules import Cosine, Polynomial, Schedule, get_schedule
 
@@ -34,22 +34,22 @@ __all__ = [
     "MixturePath",
     "Polynomial",
     "Schedule",
-    "ancestral_sample",
     "bits_per_token",
-    "cached_ancestral_sample",
     "classifier_free_guidance",
-    "ctmc_euler_sample",
     "d3pm_loss",
     "d3pm_prior_kl",
     "generalized_kl_loss",
     "get_schedule",
     "guided_logits",
-    "maskgit_sample",
     "maskgit_schedule",
     "masked_path",
     "mdlm_loss",
     "nelbo",
+    "sample_ancestral",
+    "sample_ancestral_cached",
     "sample_categorical",
+    "sample_ctmc_euler",
+    "sample_maskgit",
     "sample_time",
     "subs_log_probs",
     "uniform_path",

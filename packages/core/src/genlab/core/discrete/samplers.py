@@ -1,17 +1,18 @@
 """Samplers for discrete paths: pure functions of (model, path, x_init, time grid, options).
 
-- ``ancestral_sample``: x_s ~ sum_x0 p_theta(x0 | x_t) q(x_s | x_t, x0) down the grid (D3PM,
+- ``sample_ancestral``: x_s ~ sum_x0 p_theta(x0 | x_t) q(x_s | x_t, x0) down the grid (D3PM,
   Austin et al., 2021; MDLM, Sahoo et al., 2024).
-- ``cached_ancestral_sample``: MDLM's cache: p_theta(x0 | x_t) is reused while a sequence has not
+- ``sample_ancestral_cached``: MDLM's cache: p_theta(x0 | x_t) is reused while a sequence has not
   changed, exact when the denoiser ignores t (MDLM's masked models do).
-- ``ctmc_euler_sample``: discrete flow matching's Euler step of the CTMC (Gat et al., 2024): a
+- ``sample_ctmc_euler``: discrete flow matching's Euler step of the CTMC (Gat et al., 2024): a
   token jumps to a draw from p_theta(x0 | x_t) with chance h kappa'(t) / kappa(t).
-- ``maskgit_sample``: MaskGIT's confidence decoding (Chang et al., 2022): predict all masks, keep
+- ``sample_maskgit``: MaskGIT's confidence decoding (Chang et al., 2022): predict all masks, keep
   the most confident, re-mask the rest on the cosine schedule, with Gumbel noise on the
   confidences annealed to zero.
 
 Grids have shape (K+1, *t_shape) and run from 1 to 0 (``genlab.core.grids``); a 1-D
-grid is shared by the batch. Models are ``model(x_t, t, **cond) -> logits`` over the data tokens.
+grid is shared by the batch, so t is [B] as in the Gaussian samplers. Models are
+``model(x_t, t, **cond) -> logits`` over the data tokens, with ``cond`` a dict, as everywhere.
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ def _steps(grid: torch.Tensor, x: torch.Tensor):
     return zip(grid[:-1], grid[1:])
 
 
-def _x0_probs(model, x, t, vocab_size, cond) -> torch.Tensor:
-    return model(x, t, **cond)[..., :vocab_size].float().softmax(-1)
+def _x0_probs(model, x, t, vocab_size, cond: dict | None) -> torch.Tensor:
+    return model(x, t, **(cond or {}))[..., :vocab_size].float().softmax(-1)
 
 
-def ancestral_sample(model, path, x: torch.Tensor, grid, generator=None, **cond) -> torch.Tensor:
+def sample_ancestral(model, path, x: torch.Tensor, grid, generator=None, *, cond: dict | None = None):
     """Reverse a MixturePath or D3PMPath from ``x`` at grid[0] down to grid[-1]."""
     for t, s in _steps(grid, x):
         p0 = _x0_probs(model, x, t, path.vocab_size, cond)
@@ -55,15 +56,15 @@ def ancestral_sample(model, path, x: torch.Tensor, grid, generator=None, **cond)
     return x
 
 
-def cached_ancestral_sample(model, path, x: torch.Tensor, grid, generator=None, **cond) -> torch.Tensor:
-    """``ancestral_sample`` that calls the model only on sequences that changed since the last call.
+def sample_ancestral_cached(model, path, x: torch.Tensor, grid, generator=None, *, cond: dict | None = None):
+    """``sample_ancestral`` that calls the model only on sequences that changed since the last call.
 
     Conditioning tensors in ``cond`` must have the batch as their first axis.
     """
     p0, stale = None, torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
     for t, s in _steps(grid, x):
         if stale.any():
-            sub = {k: v[stale] for k, v in cond.items()}
+            sub = {k: v[stale] for k, v in (cond or {}).items()}
             fresh = _x0_probs(model, x[stale], t[stale], path.vocab_size, sub)
             p0 = fresh if p0 is None else p0.index_put((stale,), fresh)
         x_new = sample_categorical(path.posterior(x, p0, t, s), generator)
@@ -72,8 +73,8 @@ def cached_ancestral_sample(model, path, x: torch.Tensor, grid, generator=None, 
     return x
 
 
-def ctmc_euler_sample(
-    model, path: MixturePath, x: torch.Tensor, grid, generator=None, **cond
+def sample_ctmc_euler(
+    model, path: MixturePath, x: torch.Tensor, grid, generator=None, *, cond: dict | None = None
 ) -> torch.Tensor:
     """Euler steps of the CTMC with rates w (p_theta(y | x_t) - delta_{x_t}(y)), w = kappa'/kappa.
 
@@ -107,7 +108,7 @@ def maskgit_schedule(steps: int, masked: torch.Tensor, schedule: str | Schedule 
     return torch.stack(counts)
 
 
-def maskgit_sample(
+def sample_maskgit(
     model,
     x: torch.Tensor,
     steps: int,
@@ -116,7 +117,8 @@ def maskgit_sample(
     temperature: float = 1.0,
     choice_temperature: float = 4.5,
     generator=None,
-    **cond,
+    *,
+    cond: dict | None = None,
 ) -> torch.Tensor:
     """Fill the ``mask_id`` tokens of ``x`` [B, L] in ``steps`` parallel steps.
 
@@ -129,7 +131,7 @@ def maskgit_sample(
     for i in range(steps):
         t = torch.full(x.shape[:1], 1 - i / steps, device=x.device)
         masked = x == mask_id
-        logits = model(x, t, **cond)[..., :mask_id].float() / temperature
+        logits = model(x, t, **(cond or {}))[..., :mask_id].float() / temperature
         log_p = logits.log_softmax(-1)
         guess = sample_categorical(log_p.exp(), generator)
         u = torch.rand(x.shape, device=x.device, generator=generator).clamp(1e-20, 1 - 1e-7)

@@ -73,13 +73,19 @@ def sb_cfm_loss(
 
 @torch.no_grad()
 def sample_flow(
-    model: nn.Module, x1: torch.Tensor, steps: int = 50, method: str = "heun", **cond
+    model: nn.Module,
+    x1: torch.Tensor,
+    steps: int = 50,
+    method: str = "heun",
+    *,
+    cond: dict | None = None,
 ) -> torch.Tensor:
     """Integrate the learned velocity from the source ``x1`` at t = 1 to data at t = 0.
 
-    ``method`` is a fixed-step method of ``genlab.core.ode`` or ``dopri5`` (adaptive; ``steps`` unused).
+    ``method`` is a fixed-step method of ``genlab.core.ode`` or ``dopri5`` (adaptive; ``steps`` unused);
+    ``cond`` is a dict handed to the model as keywords, as in every sampler.
     """
-    velocity = lambda x, t: model(x, t, **cond)  # noqa: E731
+    velocity = lambda x, t: model(x, t, **(cond or {}))  # noqa: E731
     x = x1.to(model_device(model, x1.device))  # results come back on x1's device
     if method == "dopri5":
         return integrate_adaptive(velocity, x, atol=1e-5, rtol=1e-5).to(x1.device)

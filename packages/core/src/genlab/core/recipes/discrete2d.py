@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from genlab.core.data.toy2d import get_density
-from genlab.core.discrete import MixturePath, ctmc_euler_sample, generalized_kl_loss, nelbo
+from genlab.core.discrete import MixturePath, generalized_kl_loss, nelbo, sample_ctmc_euler
 from genlab.core.grids import time_grid
 from genlab.core.nn.embeddings import SinusoidalEmbedding
 from genlab.core.plotting import scatter_2d
@@ -112,7 +112,7 @@ class Discrete2DTask:
         device = next(model.parameters()).device
         gen = torch.Generator(device).manual_seed(self.cfg.seed + 1)
         x = self.path.prior_sample((n, 2), device, gen)
-        return ctmc_euler_sample(
+        return sample_ctmc_euler(
             model, self.path, x, time_grid(self.cfg.sample_steps, (n,), device=device), gen
         ).cpu()
 

@@ -33,14 +33,14 @@ from genlab.core.data.text import VOCAB_SIZE, blocks, decode, load_tokens
 from genlab.core.discrete import (
     D3PMPath,
     MixturePath,
-    ancestral_sample,
-    cached_ancestral_sample,
-    ctmc_euler_sample,
     d3pm_loss,
     generalized_kl_loss,
     masked_path,
     mdlm_loss,
     nelbo,
+    sample_ancestral,
+    sample_ancestral_cached,
+    sample_ctmc_euler,
 )
 from genlab.core.grids import time_grid
 from genlab.core.nn.transformer import CausalTransformer, DiffusionTransformer
@@ -238,7 +238,7 @@ class MaskedDiffusionTask(TextTask):
         device = next(model.parameters()).device
         x = self.path.prior_sample((n, self.cfg.length), device)
         grid = time_grid(self.cfg.sample_steps, (n,), device=device)
-        return cached_ancestral_sample(model, self.path, x, grid, generator)
+        return sample_ancestral_cached(model, self.path, x, grid, generator)
 
 
 class D3PMTask(TextTask):
@@ -260,7 +260,7 @@ class D3PMTask(TextTask):
         device = next(model.parameters()).device
         x = self.path.prior_sample((n, self.cfg.length), device, generator)
         grid = time_grid(self.path.steps, (n,), device=device)
-        return ancestral_sample(model, self.path, x, grid, generator)
+        return sample_ancestral(model, self.path, x, grid, generator)
 
 
 class FlowMatchingTask(TextTask):
@@ -281,7 +281,7 @@ class FlowMatchingTask(TextTask):
         device = next(model.parameters()).device
         x = self.path.prior_sample((n, self.cfg.length), device, generator)
         grid = time_grid(self.cfg.sample_steps, (n,), device=device)
-        return ctmc_euler_sample(model, self.path, x, grid, generator)
+        return sample_ctmc_euler(model, self.path, x, grid, generator)
 
 
 SMOKE = {
