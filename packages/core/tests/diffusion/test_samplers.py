@@ -6,6 +6,7 @@ import torch
 
 from genlab.core.diffusion import (
     Constraint,
+    ddim_step,
     get_schedule,
     sample_adaptive,
     sample_ancestral,
@@ -304,12 +305,12 @@ def test_callback_sees_every_step_and_the_denoised_estimate(exact):
     grid = time_grid(5, (8,), dtype=F64)
     seen = []
     out = sample_ddim(den, x1, grid, callback=lambda k, t, x, x0: seen.append((k, t, x, x0)))
-    assert [k for k, *_ in seen] == list(range(5)) and torch.equal(seen[-1][2], out)
-    x = x1
-    for k, t, x_k, x0 in seen:
-        torch.testing.assert_close(x0, den.x0(x, grid[k]))
-        torch.testing.assert_close(t, grid[k + 1])
-        x = x_k
+    assert [k for k, *_ in seen] == list(range(5)) and torch.equal(seen[0][2], x1)
+    for k, t, x, x0 in seen:  # x at t (k-diffusion's callback), and its denoised estimate
+        torch.testing.assert_close(t, grid[k])
+        torch.testing.assert_close(x0, den.x0(x, t))
+        nxt = seen[k + 1][2] if k + 1 < len(seen) else out
+        torch.testing.assert_close(nxt, ddim_step(den, x, t, grid[k + 1])[0])
 
 
 @pytest.mark.parametrize("sampler", [sample_ddim, sample_heun, sample_dpmpp_2m])

@@ -67,8 +67,8 @@ def sample_loop(
     callback: Callback | None = None,
 ) -> torch.Tensor:
     """Run ``step(k, x, t, s) -> (x_s, x0_hat)`` along the grid, keeping elements whose time does not
-    move, and call ``callback(k, s, x_s, x0_hat)`` after each step (x0_hat is None for steps that
-    make none, and meaningless for resting elements).
+    move. As in k-diffusion, ``callback(k, t, x, x0_hat)`` sees every step's starting point x at t and
+    the denoised estimate made there (None where the step makes none; meaningless for resting elements).
 
     Which elements move is read once before the loop, so the loop itself never waits on the device;
     x is checked to be finite at the start and at the end, not at every network call.
@@ -83,14 +83,14 @@ def sample_loop(
     if constraint is not None:
         x = constraint.apply(x, grid[0], schedule, noise_fn, generator)
     for k, (t, s) in enumerate(zip(grid[:-1], grid[1:])):
-        x0 = None
+        x_t, x0 = x, None
         if some[k]:
             x_s, x0 = step(k, x, t, s)
             x = x_s if every[k] else torch.where(append_dims(moving[k], x.ndim), x_s, x)
+        if callback is not None:
+            callback(k, t, x_t, x0)
         if constraint is not None:
             x = constraint.apply(x, s, schedule, noise_fn, generator)
-        if callback is not None:
-            callback(k, s, x, x0)
     check_finite(x, "sampled x (the model or the grid produced NaN or inf)")
     return x
 
