@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from genlab.core.cli import main
+from genlab.core.data.text import blocks, load_tokens
 from genlab.core.recipe import get_recipe
 from genlab.core.recipes.text import MAX_LINES, WRAP, _show
 
@@ -79,3 +80,11 @@ def test_rendered_lines_are_wrapped_and_capped():
     lines = _show("a" * 300 + "\n" * 40)
     assert lines[0] == "a" * WRAP and len(lines) == MAX_LINES and lines[-1] == "..."
     assert _show("x\ny") == ["x\u21b5", "y"]
+
+
+def test_more_eval_blocks_than_held_out_is_refused_and_the_paper_preset_fits():
+    recipe = get_recipe("text-ar")
+    with pytest.raises(ValueError, match="n_eval=10000000 held-out blocks"):
+        recipe.build(recipe.make_config("smoke", {"n_eval": "10000000"}))
+    paper = recipe.make_config("paper")
+    assert paper.n_eval <= len(blocks(load_tokens(paper.corpus, "test"), paper.length))

@@ -113,6 +113,11 @@ class TextTask:
         train = blocks(load_tokens(cfg.corpus, "train"), cfg.length)
         self.train_set = TensorDataset(train.to(torch.uint8))
         test = blocks(load_tokens(cfg.corpus, "test"), cfg.length)
+        if cfg.n_eval > len(test):
+            raise ValueError(
+                f"n_eval={cfg.n_eval} held-out blocks asked, but the {cfg.corpus!r} test split holds "
+                f"{len(test)} blocks of {cfg.length} bytes"
+            )
         pick = torch.randperm(len(test), generator=torch.Generator().manual_seed(cfg.seed))[: cfg.n_eval]
         self.test = test[pick.sort().values]
         self.model = self.build_model()
@@ -299,7 +304,11 @@ SMOKE = {
     "log_every": 2,
     "ckpt_every": 4,
 }
-# MDLM's small model on OpenWebText (Sahoo et al., 2024): 12 layers of width 768, 1024 tokens, batch 512
+# MDLM's small model on OpenWebText (Sahoo et al., 2024): 12 layers of width 768, 1024 tokens, batch 512,
+# which MDLM spread over 8 GPUs: run it with torchrun (the global batch is split over ranks, 64 blocks
+# each; bf16 autocast). The Python corpus holds 1140 held-out blocks of 1024 bytes, hence n_eval 1024,
+# and only ~10.7k training blocks: 1M steps are ~48k epochs, so watch the held-out curve
+# (eval_every) for overfitting, and pick the budget from benchmarks/text_learning_curve.py --preset paper.
 PAPER = {
     "length": 1024,
     "dim": 768,
@@ -310,9 +319,10 @@ PAPER = {
     "lr": 3e-4,
     "warmup": 2500,
     "ema_decay": 0.9999,
-    "n_eval": 2048,
+    "n_eval": 1024,
     "sample_steps": 1000,
     "ckpt_every": 10_000,
+    "eval_every": 10_000,
 }
 
 
