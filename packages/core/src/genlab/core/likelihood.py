@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable
 
 import torch
+from tqdm.auto import tqdm
 
 from genlab.core.lookup import lookup
 from genlab.core.tensors import check_finite
@@ -72,7 +73,12 @@ def log_likelihood(
     if divergence == "hutchinson":
         z = torch.randint(0, 2, (probes, *x.shape), generator=generator, device=x.device).to(x) * 2 - 1
 
+    bar = tqdm(
+        total=round(t_max - t_min, 6), desc="likelihood (ODE in t)", leave=False, disable=None, unit="t"
+    )
+
     def f(t, state):
+        bar.update(max(0.0, round(float(t) - t_min, 6) - bar.n))  # dopri5 may step back: the bar does not
         y = state[0]
         with torch.enable_grad():
             if not y.requires_grad:
@@ -83,5 +89,6 @@ def log_likelihood(
 
     ts = torch.tensor([t_min, t_max], dtype=x.dtype, device=x.device)
     state = (x if create_graph else x.detach(), torch.zeros(x.shape[0], dtype=x.dtype, device=x.device))
-    x1, integral = (s[-1] for s in odeint(f, state, ts, method=method, atol=atol, rtol=rtol))
+    with bar:
+        x1, integral = (s[-1] for s in odeint(f, state, ts, method=method, atol=atol, rtol=rtol))
     return prior(x1) + integral

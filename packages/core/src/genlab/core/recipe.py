@@ -7,7 +7,11 @@ returns a ``Task``: the model, its training data and loss, and how to sample and
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
+import io
+import tokenize
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -117,6 +121,57 @@ def parse_fields(cls: type, raw: Mapping[str, Any]) -> dict[str, Any]:
             value = "true"
         out[name] = _parse_value(name, types_[name], value) if isinstance(value, str) else value
     return out
+
+
+COMMON_FIELDS = {  # meanings of field names that recur across recipes; a field's own comment wins
+    "hidden": "width of the network's hidden layers",
+    "depth": "number of hidden layers (or blocks) of the network",
+    "dim": "model width: channels or embedding size",
+    "heads": "attention heads",
+    "base": "U-Net channels at full resolution",
+    "mults": "U-Net channel multipliers, one per resolution",
+    "blocks": "U-Net residual blocks per resolution",
+    "n_train": "training examples generated or drawn",
+    "n_eval": "held-out examples or samples the evaluation uses",
+    "eval_batch": "batch size of the evaluation",
+    "density": "the target 2D density",
+    "corpus": "the text corpus (shipped with Python or its packages)",
+    "schedule": "noise schedule",
+    "kind": "what the network predicts (eps, x0, v, ...), converted in closed form by the Denoiser",
+    "t_sampler": "how training noise levels t are drawn",
+    "p_uncond": "probability of dropping the condition in training (classifier-free guidance)",
+    "sampler": "sampling method",
+    "grid": "the sampler's time grid",
+    "nfe": "network evaluations per sample",
+    "sample_steps": "sampling steps per sample",
+}
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Each dataclass field's one-line meaning: the comment on its line, or the comment lines just above
+    it, in the class (or base class) that declares it, else ``COMMON_FIELDS``."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        source = inspect.getsource(klass)
+        comments = {
+            tok.start[0]: tok.string.lstrip("#").strip()
+            for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type == tokenize.COMMENT
+        }
+        lines = source.splitlines()
+        for node in ast.parse(source).body[0].body:
+            if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+                continue
+            above, row = [], node.lineno - 1
+            while row in comments and lines[row - 1].lstrip().startswith("#"):
+                above.insert(0, comments[row])
+                row -= 1
+            doc = comments.get(node.end_lineno) or " ".join(above)
+            if doc or node.target.id not in docs:
+                docs[node.target.id] = doc or COMMON_FIELDS.get(node.target.id, "")
+    return docs
 
 
 def _load(entry: catalog.Entry) -> Recipe:

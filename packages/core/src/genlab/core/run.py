@@ -23,6 +23,8 @@ from genlab.core.plotting import plot_loss
 from genlab.core.recipe import Recipe, Task, get_recipe, parse_fields
 from genlab.core.trainer import TrainConfig, Trainer, run_dir_lock
 
+LATEST = "latest"  # out/<recipe>/latest: a symbolic link to the newest run of the recipe
+
 
 def new_run_dir(out: Path, recipe: str) -> Path:
     """A fresh ``out/<recipe>/<stamp>`` chosen on rank 0 and shared with every rank."""
@@ -37,7 +39,17 @@ def new_run_dir(out: Path, recipe: str) -> Path:
             path.mkdir(parents=True)
         except OSError as err:  # a file, /dev/null, a name too long, no permission, a full disk
             raise ValueError(f"--out {out}: cannot make a run directory there ({err.strerror})") from None
+        point_latest(path)
     return Path(distributed.broadcast(str(path)))
+
+
+def point_latest(run_dir: Path) -> None:
+    """Make ``<recipe folder>/latest`` a relative link to ``run_dir``, replaced atomically."""
+    link = run_dir.parent / LATEST
+    tmp = run_dir.parent / f".{LATEST}.tmp"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(run_dir.name, target_is_directory=True)
+    tmp.replace(link)
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -210,6 +222,11 @@ def load_run(
     if overrides:
         cfg = dataclasses.replace(cfg, **parse_fields(type(cfg), overrides))
     found = checkpoint.latest(run_dir / "checkpoints", need=checkpoint.EVAL_FILES)
+    if found is None and (run_dir / "claims.json").is_file():
+        raise RunDirError(
+            f"{run_dir} is a {name} experiment: it has no model to sample or evaluate; its results are "
+            f"in {run_dir / 'claims.json'} and {run_dir / 'report.md'}"
+        )
     if found is None:
         raise RunDirError(f"{run_dir} has no checkpoint yet")
     torch.manual_seed(cfg.seed)
@@ -218,3 +235,16 @@ def load_run(
     if hasattr(task, "load_stages"):  # multi-stage recipes reload their earlier stages too
         task.load_stages(run_dir)
     return recipe, cfg, task, task.model.eval()
+
+
+def resolve_run_dir(path: Path) -> Path:
+    """A run directory given directly, or a recipe folder (``runs/<recipe>``) standing for its latest run."""
+    path = Path(path)
+    if (path / "config.json").is_file() or not path.is_dir():
+        return path
+    if (path / LATEST).exists():
+        return (path / LATEST).resolve()
+    runs = sorted(p.name for p in path.iterdir() if (p / "config.json").is_file())
+    if runs:
+        raise RunDirError(f"{path} holds the runs {', '.join(runs)} but no {LATEST} link: name one of them")
+    raise RunDirError(f"{path} is not a genlab run directory (no config.json) nor a recipe folder of runs")
