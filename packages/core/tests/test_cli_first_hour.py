@@ -121,3 +121,10 @@ def test_an_experiment_says_where_its_results_are(tmp_path, capsys):
     assert main(["sample", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "theory-bsm experiment" in err and "claims.json" in err
+
+
+def test_an_evaluation_elsewhere_links_only_figures_it_has(smoke_run, tmp_path):
+    assert main(["eval", str(smoke_run / "flow-2d"), "--out", str(tmp_path / "e")]) == 0
+    report = (tmp_path / "e" / "report.md").read_text()
+    assert not (tmp_path / "e" / "loss.png").exists() and "loss.png" not in report
+    assert "loss.png" in ((smoke_run / "flow-2d" / LATEST) / "report.md").read_text()

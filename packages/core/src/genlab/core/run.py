@@ -169,6 +169,7 @@ def write_report(run_dir: Path, results: dict[str, float], timing: dict[str, flo
     took = "" if seconds != seconds else f" in {seconds:.1f} s"  # NaN: re-evaluated, not trained here
     if "evaluated_from" in config:
         what += f" (the run {config['evaluated_from']}, evaluated with {config['overrides'] or 'its config'})"
+    loss = "## Training loss\n\n![loss](loss.png)\n" if (run_dir / "loss.png").is_file() else ""
     text = f"""# {config["recipe"]} ({config["preset"]} preset)
 
 Trained {what}{took} on {device}
@@ -185,10 +186,7 @@ Resumed from step {timing.get("resumed_from") or 0}.
 
 ![samples]({figure.name})
 
-## Training loss
-
-![loss](loss.png)
-
+{loss}
 ## Config
 
 ```json

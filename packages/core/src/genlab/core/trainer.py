@@ -44,23 +44,23 @@ LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, dict[str, float]]]
 class TrainConfig:
     """Optimisation settings shared by every recipe (recipes subclass this)."""
 
-    steps: int = 1000
+    steps: int = 1000  # optimisation steps of the run
     batch_size: int = 256  # global: split evenly over ranks
-    lr: float = 1e-3
-    min_lr_ratio: float = 0.1
-    warmup: int = 100
-    weight_decay: float = 0.0
+    lr: float = 1e-3  # peak learning rate of AdamW (after warm-up)
+    min_lr_ratio: float = 0.1  # the cosine decay ends at lr * min_lr_ratio
+    warmup: int = 100  # steps of linear learning-rate warm-up
+    weight_decay: float = 0.0  # AdamW's decoupled weight decay
     beta1: float = 0.9  # Adam's momentum; GANs use 0 (R3GAN) or 0.5
-    beta2: float = 0.999
+    beta2: float = 0.999  # Adam's second-moment decay
     grad_clip: float = 1.0  # 0 disables clipping
     loader_workers: int = 0  # processes that render upcoming batches of a non-tensor dataset (0: in the loop)
     mixed_precision: bool = True  # bf16 autocast on GPU (no effect on CPU)
-    ema_decay: float = 0.999
-    seed: int = 0
-    log_every: int = 50
+    ema_decay: float = 0.999  # decay of the weights' moving average (sampled and evaluated)
+    seed: int = 0  # seeds data, initialisation and every step's noise
+    log_every: int = 50  # steps between records in metrics.jsonl
     eval_every: int = 0  # 0: evaluate only at the end of the run
-    ckpt_every: int = 500
-    keep_checkpoints: int = 2
+    ckpt_every: int = 500  # steps between checkpoints (0: only at the end)
+    keep_checkpoints: int = 2  # newest checkpoints kept on disk (at least 1)
     device: str = "auto"  # auto, cpu, cuda, cuda:N or mps
 
     def __post_init__(self):
@@ -325,6 +325,12 @@ class Trainer:
         self.history: list[dict[str, float]] = []
 
     @property
+    def stage_name(self) -> str:
+        """What the progress bar calls this training: a multi-stage recipe's stage, or plain training."""
+        staged = self.run_dir is not None and self.run_dir.parent.name == "stages"
+        return f"train stage {self.run_dir.name}" if staged else "train"
+
+    @property
     def ckpt_root(self) -> Path | None:
         return self.run_dir / "checkpoints" if self.run_dir else None
 
@@ -410,6 +416,7 @@ class Trainer:
         cuda = info.device.type == "cuda"
         autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.mixed_precision and cuda)
         bar = tqdm(
+            desc=self.stage_name,
             total=cfg.steps,
             initial=self.step,
             disable=not info.is_main,
