@@ -2,29 +2,22 @@
 moons, then the convex transport costs (Theorem 3.5), the straightness bound (Theorem 3.7), crossings,
 few-step sample quality and the gap to exact OT. Prints the verdicts and the figures' paths.
 
-    uv run python packages/theory/examples/rectified_flow.py
+    uv run python packages/theory/examples/rectified_flow.py                 # the sizes below
+    uv run python packages/theory/examples/rectified_flow.py --preset smoke  # the recipe's smoke preset
 """
 
-import json
-from pathlib import Path
+from _example import run_example
 
-from genlab.core.run import train
 from genlab.theory.recipes.rectified_flow import RECIPE
 
-cfg = RECIPE.make_config(
-    "default",
-    {
-        "steps": "1000",
-        "reflow_steps": "600",
-        "distill_steps": "200",
-        "n_pairs": "5000",
-        "n_eval": "2000",
-        "n_ot": "1000",
-    },
-)
-run_dir = train(RECIPE, cfg, "default", out=Path("runs"))
-for claim in json.loads((run_dir / "claims.json").read_text())["claims"]:
-    print(
-        "supported    " if claim["supported"] else "NOT supported", claim["statement"], "|", claim["evidence"]
-    )
-print("figures:", run_dir / "samples.png", run_dir / "theorems.png")
+SIZES = {
+    "steps": "1000",
+    "reflow_steps": "600",
+    "distill_steps": "200",
+    "n_pairs": "5000",
+    "n_eval": "2000",
+    "n_ot": "1000",
+}
+
+if __name__ == "__main__":
+    run_example(RECIPE, __doc__, SIZES, figures=("samples.png", "theorems.png"))

@@ -2,19 +2,15 @@
 the noise crossover f*(sigma), and the coarse-to-fine settling of x0_hat along the sampling path of an
 exact Gaussian patch model and a briefly trained U-Net. Prints the verdicts and the figures' paths.
 
-    uv run python packages/theory/examples/spectral.py
+    uv run python packages/theory/examples/spectral.py                 # the sizes below
+    uv run python packages/theory/examples/spectral.py --preset smoke  # the recipe's smoke preset
 """
 
-import json
-from pathlib import Path
+from _example import run_example
 
-from genlab.core.run import train
 from genlab.theory.recipes.spectral import RECIPE
 
-cfg = RECIPE.make_config("default", {"size": "128", "steps": "200", "n_samples": "128"})
-run_dir = train(RECIPE, cfg, "default", out=Path("runs"))
-for claim in json.loads((run_dir / "claims.json").read_text())["claims"]:
-    print(
-        "supported    " if claim["supported"] else "NOT supported", claim["statement"], "|", claim["evidence"]
-    )
-print("figures:", run_dir / "samples.png", run_dir / "sampling_path.png")
+SIZES = {"size": "128", "steps": "200", "n_samples": "128"}
+
+if __name__ == "__main__":
+    run_example(RECIPE, __doc__, SIZES, figures=("samples.png", "sampling_path.png"))
