@@ -3,7 +3,9 @@ exact-OT couplings on the same MLP, data, batch and steps.
 
 Measures the training step time, the OT coupling time, and the sliced Wasserstein of 100-step Heun
 samples of the EMA weights to held-out data, over several seeds (final-iterate GAN-like swings make
-one seed meaningless); prints a markdown table with genlab / torchcfm ratios.
+one seed meaningless); prints a markdown table with genlab / torchcfm ratios. The two libraries are
+trained interleaved, step by step on the same batches (genlab step i, torchcfm step i, ...), and the
+step-time ratio is the median [min, max] over blocks of 100 steps, so that both see the same load.
 
     uv run python benchmarks/flow_matching.py --steps 3000 --batch 512 --seeds 0,1,2,3,4
 """
@@ -15,6 +17,7 @@ import statistics
 import time
 
 import torch
+from interleaved import interleaved, ratios, spread
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torchcfm.conditional_flow_matching import (
     ConditionalFlowMatcher,
@@ -45,24 +48,33 @@ def torchcfm_loss(matcher):
     return loss
 
 
-def train(loss_fn, data, steps, batch, seed, ema_decay):
-    """Adam at lr 1e-3; returns the EMA of the weights and the mean step time (EMA update included)."""
-    torch.manual_seed(seed)
-    model = TimeMLP(2, 256, 4)
-    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+def train_pair(losses, data, steps, batch, seed, ema_decay, block=100):
+    """Train one model per loss (Adam at lr 1e-3) interleaved, step i of each on the same batch;
+    returns the EMA models and each one's step times (EMA update included) summed over blocks of
+    ``block`` steps, after warm-up steps that pay one-off costs (allocator, autograd, imports)."""
+    runs = []
+    for loss_fn in losses:
+        torch.manual_seed(seed)
+        model = TimeMLP(2, 256, 4)
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+        runs.append((loss_fn, model, ema, torch.optim.Adam(model.parameters(), lr=1e-3)))
     g = torch.Generator().manual_seed(seed)
-    warmup = min(20, steps // 10)  # first steps pay one-off costs (allocator, autograd, imports)
+    warmup = min(20, steps // 10)
+    blocks = [[0.0] * len(runs) for _ in range(max(1, (steps - warmup) // block))]
     for step in range(steps):
-        if step == warmup:
-            start = time.perf_counter()
         idx = torch.randint(0, len(data), (batch,), generator=g)
-        loss = loss_fn(model, data[idx])
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        ema.update_parameters(model)
-    return ema.module, (time.perf_counter() - start) / (steps - warmup)
+        for k, (loss_fn, model, ema, opt) in enumerate(runs):
+            start = time.perf_counter()
+            loss = loss_fn(model, data[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            ema.update_parameters(model)
+            b = (step - warmup) // block
+            if step >= warmup and b < len(blocks):
+                blocks[b][k] += time.perf_counter() - start
+    per_step = [[t / block for t in column] for column in zip(*blocks)]
+    return [ema.module for _, _, ema, _ in runs], per_step
 
 
 @torch.no_grad()
@@ -88,19 +100,15 @@ def quality(model, test, library, threshold):
     return sw, straightness(path), nfe
 
 
-def coupling_time(batch, repeats=20):
+def coupling_time(batch, rounds=20):
+    """Seconds per exact OT coupling of a batch, the two libraries interleaved."""
     g = torch.Generator().manual_seed(0)
     x0, x1 = torch.randn(batch, 2, generator=g) + 3, torch.randn(batch, 2, generator=g)
     ours = get_coupling("ot")
     theirs = ExactOptimalTransportConditionalFlowMatcher().ot_sampler
-    times = {}
-    for name, fn in (("genlab", lambda: ours(x0, x1)), ("torchcfm", lambda: theirs.sample_plan(x1, x0))):
-        fn()
-        start = time.perf_counter()
-        for _ in range(repeats):
-            fn()
-        times[name] = (time.perf_counter() - start) / repeats
-    return times
+    return interleaved(
+        {"genlab": lambda: ours(x0, x1), "torchcfm": lambda: theirs.sample_plan(x1, x0)}, rounds
+    )
 
 
 def mean_se(values):
@@ -134,17 +142,19 @@ def main():
         ),
     }
     results = {}  # (coupling, library) -> list of (step time, SW, straightness, NFE) over seeds
+    step_times = {}  # (coupling, library) -> per-step seconds of each block of 100 steps, all seeds
     for seed in seeds:
         for label, losses in couplings.items():
-            for library, loss in zip(("genlab", "torchcfm"), losses):
-                model, step_time = train(loss, data, args.steps, args.batch, seed, args.ema)
-                row = (step_time, *quality(model, test, library, args.threshold))
+            models, times = train_pair(losses, data, args.steps, args.batch, seed, args.ema)
+            for library, model, t in zip(("genlab", "torchcfm"), models, times):
+                row = (statistics.median(t), *quality(model, test, library, args.threshold))
                 results.setdefault((label, library), []).append(row)
+                step_times.setdefault((label, library), []).extend(t)
                 print(f"seed {seed} {label} {library}: {row}", flush=True)
     ot = coupling_time(args.batch)
     print(f"\n{args.steps} steps of batch {args.batch} on {args.density}, EMA {args.ema}, seeds {seeds}\n")
     print(
-        "| coupling | library | step ms | SW (Heun, 100 NFE), mean ± s.e. | straightness | Euler NFE to SW <= "
+        "| coupling | library | step ms, median [min, max] over blocks | SW (Heun, 100 NFE), mean ± s.e. | straightness | Euler NFE to SW <= "
         f"{args.threshold} (per seed) |"
     )
     print("|---|---|---|---|---|---|")
@@ -152,7 +162,7 @@ def main():
         t, sw, s, nfe = zip(*rows)
         nfes = ", ".join(str(n) if n else "> 128" for n in nfe)
         print(
-            f"| {label} | {library} | {1e3 * statistics.median(t):.2f} | {mean_se(sw)} | "
+            f"| {label} | {library} | {spread([1e3 * x for x in step_times[(label, library)]], '{:.2f}')} | {mean_se(sw)} | "
             f"{statistics.fmean(s):.3f} | {nfes} |"
         )
     print(
@@ -161,15 +171,17 @@ def main():
     print("|---|---|---|---|")
     for label in couplings:
         ours, theirs = results[(label, "genlab")], results[(label, "torchcfm")]
-        time_ratio = statistics.median(a[0] for a in ours) / statistics.median(b[0] for b in theirs)
-        ratios = [a[1] / b[1] for a, b in zip(ours, theirs)]
+        time_ratio = ratios(step_times, (label, "genlab"), (label, "torchcfm"))
+        sw_ratios = [a[1] / b[1] for a, b in zip(ours, theirs)]
         wins = sum(a[1] <= b[1] for a, b in zip(ours, theirs))
         print(
-            f"| {label} | {time_ratio:.2f} | {', '.join(f'{r:.2f}' for r in ratios)} | {wins} / {len(seeds)} |"
+            f"| {label} | {spread(time_ratio, '{:.2f}')} | {', '.join(f'{r:.2f}' for r in sw_ratios)} | "
+            f"{wins} / {len(seeds)} |"
         )
     print(
-        f"\nexact OT coupling of a batch of {args.batch}: genlab {1e3 * ot['genlab']:.2f} ms, "
-        f"torchcfm {1e3 * ot['torchcfm']:.2f} ms, ratio {ot['genlab'] / ot['torchcfm']:.2f}"
+        f"\nexact OT coupling of a batch of {args.batch}, interleaved, median [min, max]: genlab "
+        f"{spread([1e3 * t for t in ot['genlab']], '{:.2f}')} ms, torchcfm "
+        f"{spread([1e3 * t for t in ot['torchcfm']], '{:.2f}')} ms, ratio {spread(ratios(ot, 'genlab', 'torchcfm'), '{:.2f}')}"
     )
     floor = sliced_wasserstein(density.sample(10_000, torch.Generator().manual_seed(9)), test)
     print(f"data floor of the sliced Wasserstein (two held-out sets): {floor:.4f}")

@@ -2,18 +2,19 @@
 
 ``generate`` keeps every layer's past keys and values, so token l costs one position; without a
 cache each new token reruns the whole prefix (O(l) positions, O(l^2) attention). Both sample the
-same way (multinomial, temperature 1) from the same model and prompt. Prints a markdown table;
-speed-up = time without cache / time with cache.
+same way (multinomial, temperature 1) from the same model and prompt. The two are timed
+interleaved in one process (``interleaved.py``: cached, plain, cached, plain, ...); the table gives
+medians with [min, max] over the rounds, and the speed-up is the median of the per-round ratios.
 
-    uv run --no-sync python benchmarks/kv_cache.py --threads 1
+    OMP_NUM_THREADS=1 uv run --no-sync python benchmarks/kv_cache.py --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from interleaved import interleaved, ratios, spread
 
 from genlab.core.nn import CausalTransformer
 
@@ -27,12 +28,6 @@ def generate_without_cache(model: CausalTransformer, prompt: torch.Tensor, n: in
     return x
 
 
-def seconds(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dim", type=int, default=128)
@@ -40,6 +35,7 @@ def main() -> None:
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--lengths", type=int, nargs="+", default=[64, 256])
+    p.add_argument("--rounds", type=int, default=7, help="interleaved rounds per length")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     args = p.parse_args()
     if args.threads:
@@ -55,10 +51,19 @@ def main() -> None:
     print("| new tokens | with cache tok/s | without cache tok/s | speed-up |")
     print("|---|---|---|---|")
     for n in args.lengths:
-        cached = seconds(lambda n=n: model.generate(prompt, n))
-        plain = seconds(lambda n=n: generate_without_cache(model, prompt, n))
+        times = interleaved(
+            {
+                "cached": lambda n=n: model.generate(prompt, n),
+                "plain": lambda n=n: generate_without_cache(model, prompt, n),
+            },
+            rounds=args.rounds,
+        )
         tokens = args.batch * n
-        print(f"| {n} | {tokens / cached:.0f} | {tokens / plain:.0f} | {plain / cached:.1f}x |")
+        cached, plain = ([tokens / t for t in times[k]] for k in ("cached", "plain"))
+        speedup = ratios(times, "plain", "cached")
+        print(
+            f"| {n} | {spread(cached, '{:.0f}')} | {spread(plain, '{:.0f}')} | {spread(speedup, '{:.1f}')}x |"
+        )
 
 
 if __name__ == "__main__":

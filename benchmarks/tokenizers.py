@@ -2,34 +2,23 @@
 
 Both sides get the same input and the same settings (LFQ: 2^dim codes, entropy weight 0.1,
 commitment 0.25, inverse temperature 100; VQ: EMA decay 0.99, k-means init, commitment 0.25),
-in training mode, so the VQ times include the EMA codebook update. Prints a markdown table;
-ratio = genlab time / vector-quantize-pytorch time (below 1: genlab is faster).
+in training mode, so the VQ times include the EMA codebook update. The two are timed interleaved
+(genlab, theirs, genlab, theirs, ...; ``interleaved.py``). Prints a markdown table of medians with
+[min, max]; ratio = genlab time / vector-quantize-pytorch time per round, median [min, max]
+(below 1: genlab is faster).
 
-    uv run --no-sync python benchmarks/tokenizers.py --threads 1
+    OMP_NUM_THREADS=1 uv run --no-sync python benchmarks/tokenizers.py --threads 1
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import torch
 import vector_quantize_pytorch as vqp
+from interleaved import interleaved, ratios, spread
 
 from genlab.core.tokenizers import LFQ, VectorQuantizer
-
-
-def timed(step, repeats: int, warmup: int = 3) -> float:
-    """Median milliseconds of ``step()``."""
-    for _ in range(warmup):
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
 
 
 def fwd_bwd(quantizer, z: torch.Tensor):
@@ -45,6 +34,11 @@ def fwd_bwd(quantizer, z: torch.Tensor):
     return step
 
 
+def compare(ours, theirs, z: torch.Tensor, rounds: int) -> dict[str, list[float]]:
+    """Seconds per training step of each quantizer on ``z``, interleaved."""
+    return interleaved({"genlab": fwd_bwd(ours, z), "theirs": fwd_bwd(theirs, z)}, rounds, warmup=3)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch", type=int, default=32)
@@ -52,7 +46,7 @@ def main() -> None:
     p.add_argument("--lfq-dims", type=int, nargs="+", default=[8, 12])
     p.add_argument("--vq-dim", type=int, default=64)
     p.add_argument("--codebooks", type=int, nargs="+", default=[512, 4096])
-    p.add_argument("--repeats", type=int, default=20)
+    p.add_argument("--repeats", type=int, default=20, help="interleaved rounds after 3 warm-up rounds")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
     args = p.parse_args()
     if args.threads:
@@ -63,31 +57,23 @@ def main() -> None:
         z = torch.randn(args.batch, args.tokens, d)
         ours = LFQ(d, entropy_weight=0.1, commitment_weight=0.25)
         theirs = vqp.LFQ(dim=d, codebook_size=2**d, entropy_loss_weight=0.1, commitment_loss_weight=0.25)
-        rows.append(
-            (
-                f"LFQ, {2**d} codes",
-                timed(fwd_bwd(ours, z), args.repeats),
-                timed(fwd_bwd(theirs, z), args.repeats),
-            )
-        )
+        rows.append((f"LFQ, {2**d} codes", compare(ours, theirs, z, args.repeats)))
     for k in args.codebooks:
         z = torch.randn(args.batch, args.tokens, args.vq_dim)
         ours = VectorQuantizer(args.vq_dim, k, decay=0.99, commitment_weight=0.25)
         theirs = vqp.VectorQuantize(args.vq_dim, k, decay=0.99, kmeans_init=True, commitment_weight=0.25)
-        rows.append(
-            (
-                f"VQ (EMA), {k} codes x {args.vq_dim}",
-                timed(fwd_bwd(ours, z), args.repeats),
-                timed(fwd_bwd(theirs, z), args.repeats),
-            )
-        )
+        rows.append((f"VQ (EMA), {k} codes x {args.vq_dim}", compare(ours, theirs, z, args.repeats)))
     print(
         f"batch {args.batch} x {args.tokens} tokens, {torch.get_num_threads()} threads, torch {torch.__version__}\n"
     )
     print("| quantizer | genlab ms | vector-quantize-pytorch ms | ratio |")
     print("|---|---|---|---|")
-    for name, ours, theirs in rows:
-        print(f"| {name} | {ours:.2f} | {theirs:.2f} | {ours / theirs:.2f} |")
+    for name, times in rows:
+        ours, theirs = ([1000 * t for t in times[k]] for k in ("genlab", "theirs"))
+        ratio = ratios(times, "genlab", "theirs")
+        print(
+            f"| {name} | {spread(ours, '{:.2f}')} | {spread(theirs, '{:.2f}')} | {spread(ratio, '{:.2f}')} |"
+        )
 
 
 if __name__ == "__main__":
