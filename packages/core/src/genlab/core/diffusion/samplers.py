@@ -251,7 +251,7 @@ def sample_dpmpp_2m(
     sch, cond = denoiser.schedule, cond or {}
     g = as_grid(grid, x)
     a, sg = sch.alpha_sigma(g)
-    lam = (a.log() - sg.log()).nan_to_num(posinf=math.inf, neginf=-math.inf)
+    lam = a.log() - sg.log()  # half the logSNR; -inf where alpha = 0, inf where sigma = 0
     h = lam[1:] - lam[:-1]
     ratio, gain = sg[1:] / sg[:-1], -a[1:] * torch.expm1(-h)
     r = torch.cat([torch.zeros_like(h[:1]), h[:-1]]) / h  # h_prev / h, 0 on the first step
