@@ -176,8 +176,7 @@ def cmd_sample(args, extra) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.time()
     torch.manual_seed(cfg.seed)
-    with torch.no_grad():
-        samples = task.sample(model, args.n)
+    samples = task.sample(model, args.n)  # not under no_grad: guidance may differentiate
     task.save_samples(samples, out)
     if args.raw:
         _save_raw(samples, out.with_suffix(".safetensors"))
