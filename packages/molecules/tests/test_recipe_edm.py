@@ -28,7 +28,7 @@ def run_dir(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("GENLAB_DATA", str(tmp / "data"))  # a tiny conformer cache, built here
         assert main(["train", "edm-qm9like", "--preset", "smoke", "--out", str(tmp)]) == 0
-    return next((tmp / "edm-qm9like").iterdir())
+    return (tmp / "edm-qm9like" / "latest").resolve()
 
 
 def test_smoke_run_writes_metrics_beside_the_data_row(run_dir):

@@ -41,7 +41,7 @@ def test_maze2d_smoke_run(tmp_path, data_dir, monkeypatch, capsys):
         DiffuserMaze2DTask, "save_samples", lambda self, s, out: shown.append(s) or save(self, s, out)
     )
     assert main(["train", "diffuser-maze2d", "--preset", "smoke", "--out", str(tmp_path)]) == 0
-    run_dir = next((tmp_path / "diffuser-maze2d").iterdir())
+    run_dir = (tmp_path / "diffuser-maze2d" / "latest").resolve()
     results = strict_json(run_dir / "eval.json")
     assert results["episodes"] == 2 and results["hard/episodes"] == 2
     for prefix in ("", "hard/"):
@@ -86,7 +86,7 @@ def test_plan_in_maze_names_a_missing_or_empty_run_dir(make, tmp_path, capsys):
 def test_value_guided_smoke_run(tmp_path, data_dir, monkeypatch):
     monkeypatch.setenv("GENLAB_DATA", str(data_dir))
     assert main(["train", "diffuser-value-guided", "--preset", "smoke", "--out", str(tmp_path)]) == 0
-    run_dir = next((tmp_path / "diffuser-value-guided").iterdir())
+    run_dir = (tmp_path / "diffuser-value-guided" / "latest").resolve()
     results = strict_json(run_dir / "eval.json")
     for w in ("0", "10"):
         for key in (

@@ -14,7 +14,7 @@ def test_report_runs_one_experiment_and_writes_the_page(tmp_path):
         == 0
     )
     text = page.read_text()
-    run_dir = next((runs / "theory-spectral").iterdir())
+    run_dir = (runs / "theory-spectral" / "latest").resolve()
     claims = json.loads((run_dir / "claims.json").read_text())
     assert claims["claims"] and all(c["statement"] in text for c in claims["claims"])
     assert text.count("| claim | verdict | evidence |") == 1  # one section run, the others listed as such

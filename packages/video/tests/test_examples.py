@@ -18,7 +18,7 @@ def _run_example(name, argv, monkeypatch):
 
 def test_rollout_and_steer_examples(tmp_path, monkeypatch, capsys):
     assert main(["train", "diffusion-forcing-video", "--preset", "smoke", "--out", str(tmp_path)]) == 0
-    run = next((tmp_path / "diffusion-forcing-video").iterdir())
+    run = (tmp_path / "diffusion-forcing-video" / "latest").resolve()
     _run_example("rollout.py", [str(run), "--n", "1", "--out", str(tmp_path / "rollouts")], monkeypatch)
     for name in ("psnr.png", "ssim.png", "identity.png"):
         assert (tmp_path / "rollouts" / name).is_file()

@@ -12,7 +12,7 @@ from genlab.core.recipe import get_recipe
 def test_smoke_run_scores_every_setting(tmp_path, objective):
     args = ["train", "dfot-video", "--preset", "smoke", "--objective", objective, "--out", str(tmp_path)]
     assert main(args) == 0
-    run_dir = next((tmp_path / "dfot-video").iterdir())
+    run_dir = (tmp_path / "dfot-video" / "latest").resolve()
     results = json.loads((run_dir / "eval.json").read_text())
     for setting in ("conditional", "fractional:2"):
         for key in ("psnr_first_chunk", "ssim_first_chunk", "psnr_first_n", "mass_ratio_last_n"):

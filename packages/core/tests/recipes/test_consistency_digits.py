@@ -11,7 +11,7 @@ from genlab.core.recipes.consistency_digits import SIGMA_MIN
 
 def test_smoke_run_trains_a_teacher_stage(tmp_path):
     assert main(["train", "consistency-digits", "--preset", "smoke", "--out", str(tmp_path)]) == 0
-    run_dir = next((tmp_path / "consistency-digits").iterdir())
+    run_dir = (tmp_path / "consistency-digits" / "latest").resolve()
     results = json.loads((run_dir / "eval.json").read_text())
     assert {"cm1/fd_digits", "cm1/accuracy", "cm2/fd_digits", "cm2/accuracy"} <= set(results)
     assert (run_dir / "stages" / "teacher" / "checkpoints").is_dir()

@@ -15,7 +15,7 @@ from genlab.core.grids import make_grid
 def test_smoke_run(tmp_path):
     argv = ["train", "diffusion-2d", "--preset", "smoke", "--out", str(tmp_path), "--kind", "eps"]
     assert main(argv + ["--schedule", "linear", "--sampler", "heun", "--grid", "karras"]) == 0
-    run_dir = next((tmp_path / "diffusion-2d").iterdir())
+    run_dir = (tmp_path / "diffusion-2d" / "latest").resolve()
     results = json.loads((run_dir / "eval.json").read_text())
     keys = ("sliced_wasserstein", "sliced_wasserstein_ancestral", "sw_ratio_to_ancestral", "nll", "nll_gap")
     assert all(k in results for k in keys) and (run_dir / "samples.png").stat().st_size > 1000

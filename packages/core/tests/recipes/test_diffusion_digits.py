@@ -11,7 +11,7 @@ from genlab.core.recipe import get_recipe
 
 def test_smoke_run_and_reload(tmp_path):
     assert main(["train", "diffusion-digits", "--preset", "smoke", "--out", str(tmp_path)]) == 0
-    run_dir = next((tmp_path / "diffusion-digits").iterdir())
+    run_dir = (tmp_path / "diffusion-digits" / "latest").resolve()
     results = json.loads((run_dir / "eval.json").read_text())
     for w in ("0", "2"):
         assert 0 <= results[f"w{w}/accuracy"] <= 1 and results[f"w{w}/fd_digits"] > 0

@@ -15,7 +15,7 @@ from genlab.core.recipes.discrete2d import to_grid
 def test_smoke_run(tmp_path):
     torch.manual_seed(0)
     assert main(["train", "discrete-2d", "--preset", "smoke", "--out", str(tmp_path)]) == 0
-    (run,) = (tmp_path / "discrete-2d").iterdir()
+    run = (tmp_path / "discrete-2d" / "latest").resolve()
     results = json.loads((run / "eval.json").read_text())
     assert results["entropy_bits_per_token"] == 6.5
     assert 0 <= results["on_board"] <= 1 and 0 <= results["square_tv"] <= 1

@@ -12,10 +12,10 @@ from genlab.core.recipe import get_recipe
 
 def test_smoke_run_from_a_teacher_run(tmp_path):
     assert main(["train", "diffusion-digits", "--preset", "smoke", "--out", str(tmp_path)]) == 0
-    teacher = next((tmp_path / "diffusion-digits").iterdir())
+    teacher = (tmp_path / "diffusion-digits" / "latest").resolve()
     argv = ["train", "distill-progressive-digits", "--preset", "smoke", "--out", str(tmp_path)]
     assert main(argv + ["--teacher", str(teacher)]) == 0
-    run_dir = next((tmp_path / "distill-progressive-digits").iterdir())
+    run_dir = (tmp_path / "distill-progressive-digits" / "latest").resolve()
     results = json.loads((run_dir / "eval.json").read_text())
     for n in (1, 2):  # teacher_steps 4 -> students of 2 and 1 steps
         assert {f"student{n}/fd_digits", f"student{n}/accuracy", f"teacher_ddim{n}/fd_digits"} <= set(results)

@@ -9,7 +9,7 @@ from genlab.core.cli import main
 
 def train(tmp_path, name, *fields):
     assert main(["train", name, "--preset", "smoke", "--out", str(tmp_path), *fields]) == 0
-    run_dir = next((tmp_path / name).iterdir())
+    run_dir = (tmp_path / name / "latest").resolve()
     assert (run_dir / "samples.png").stat().st_size > 1000 and (run_dir / "report.md").is_file()
     return run_dir, json.loads((run_dir / "eval.json").read_text())
 
@@ -45,7 +45,7 @@ def test_rectified_flow_stages_and_eval_from_the_run_dir(tmp_path, capsys):
     assert results["distilled2rf_sw_1_step"] > 0
     capsys.readouterr()
     assert main(["eval", str(run_dir)]) == 0  # reloads every stage from its checkpoints
-    again = json.loads(capsys.readouterr().out)
+    again = json.loads((run_dir / "eval.json").read_text())
     assert again["2rf_straightness"] == pytest.approx(results["2rf_straightness"], rel=1e-5)
 
 
