@@ -6,7 +6,7 @@ exact Gaussian patch model and a briefly trained U-Net. Prints the verdicts and 
     uv run python packages/theory/examples/spectral.py --preset smoke  # the recipe's smoke preset
 
 At the sizes below it took 167 s with every claim supported, at smoke 29 s (wall clock with imports,
-one thread of a 2-core CPU shared with other jobs, 2026-12-04); fewer U-Net steps (150 of 64) leave the
+one thread of a 2-core CPU shared with other jobs, 2026-12-04); 150 U-Net steps of 64 patches leave the
 trained model's coarse-to-fine claim unsupported.
 """
 
