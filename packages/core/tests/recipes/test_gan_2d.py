@@ -15,7 +15,7 @@ from genlab.core.recipes.gan_2d import GAN, mode_coverage
 def test_smoke_run(tmp_path, loss, gamma):
     argv = ["train", "gan-2d", "--preset", "smoke", "--out", str(tmp_path), "--loss", loss, "--gamma", gamma]
     assert main(argv + ["--density", "grid25"]) == 0
-    run_dir = next((tmp_path / "gan-2d").iterdir())
+    run_dir = (tmp_path / "gan-2d" / "latest").resolve()
     results = json.loads((run_dir / "eval.json").read_text())
     assert results["n_modes"] == 25 and 0 <= results["modes_covered"] <= 25
     assert 0 <= results["high_quality_fraction"] <= 1

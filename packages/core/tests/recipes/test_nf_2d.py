@@ -12,7 +12,7 @@ from genlab.core.recipes.nf_2d import NF2DConfig, NF2DTask, build_flow
 @pytest.mark.parametrize("flow", ["maf", "nsf", "coupling", "iresnet"])
 def test_smoke_run(tmp_path, flow):
     assert main(["train", "nf-2d", "--preset", "smoke", "--out", str(tmp_path), "--flow", flow]) == 0
-    run_dir = next((tmp_path / "nf-2d").iterdir())
+    run_dir = (tmp_path / "nf-2d" / "latest").resolve()
     results = json.loads((run_dir / "eval.json").read_text())
     assert results["kl_gap"] == pytest.approx(results["test_nll"] - results["entropy"])
     assert results["kl_gap"] > -0.1  # NLL - H(p) = KL(p || q) >= 0, up to Monte-Carlo error

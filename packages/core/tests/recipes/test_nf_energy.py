@@ -15,7 +15,7 @@ from genlab.core.recipes.nf_energy import FlowFamily, log_partition, parse_layer
 def test_smoke_run(tmp_path):
     argv = ["train", "nf-energy", "--preset", "smoke", "--out", str(tmp_path), "--flow", "radial"]
     assert main(argv + ["--energy", "U2"]) == 0
-    run_dir = next((tmp_path / "nf-energy").iterdir())
+    run_dir = (tmp_path / "nf-energy" / "latest").resolve()
     results = json.loads((run_dir / "eval.json").read_text())
     assert {"log_z", "kl_K2", "kl_K4", "kl_K2_stderr", "kl_K4_stderr"} <= set(results)
     for k in (2, 4):  # a true KL: never below zero beyond Monte-Carlo error

@@ -26,7 +26,7 @@ def test_smoke_run(tmp_path, quantizer):
         quantizer,
     ]
     assert main(args) == 0
-    (run,) = (tmp_path / "tokenizer-digits").iterdir()
+    run = (tmp_path / "tokenizer-digits" / "latest").resolve()
     results = json.loads((run / "eval.json").read_text())
     assert results["vocab_size"] == 256 and results["tokens_per_image"] == TOKENS[quantizer]
     assert math.isfinite(results["psnr"])

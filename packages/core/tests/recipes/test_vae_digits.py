@@ -19,7 +19,7 @@ def test_smoke_run(tmp_path, posterior):
         main(["train", "vae-digits", "--preset", "smoke", "--out", str(tmp_path), "--posterior", posterior])
         == 0
     )
-    run_dir = next((tmp_path / "vae-digits").iterdir())
+    run_dir = (tmp_path / "vae-digits" / "latest").resolve()
     results = json.loads((run_dir / "eval.json").read_text())
     assert results["test_nll"] <= results["test_neg_elbo"] + 0.1  # L_k >= ELBO
     assert results["bernoulli_floor_nll"] == pytest.approx(24.98, abs=0.01)
@@ -60,7 +60,7 @@ def test_mnist_smoke_run_with_dynamic_binarisation(tmp_path, write_mnist, net):
         net,
     ]
     assert main(["train", "vae-digits", "--preset", "smoke", "--out", str(tmp_path), *args]) == 0
-    results = json.loads(next((tmp_path / "vae-digits").iterdir()).joinpath("eval.json").read_text())
+    results = json.loads((tmp_path / "vae-digits" / "latest").resolve().joinpath("eval.json").read_text())
     assert results["test_nll"] <= results["test_neg_elbo"] + 0.1
     assert 0 < results["test_nll"] < 784 * math.log(2) + 50
 
