@@ -13,8 +13,8 @@ replanning variant samples a new plan from the current state every ``replan_ever
 reaches the goal.
 
 The horizon: with several horizons (variable-length plans, Sec. 4.1), the planner bisects for the shortest
-horizon whose plan is feasible (every planned position in a free cell, no stretch of it faster than the data's
-top speed allows); if none is, it keeps the plan of the longest. This picks the plan's duration, which the fixed horizon
+horizon whose plan is feasible (every planned position in a free cell, no stretch of it faster than the top
+speed allows, the normaliser's velocity range: the data's and the env's, 5.24); if none is, it keeps the plan of the longest. This picks the plan's duration, which the fixed horizon
 of the paper's Maze2D runs ties to H whatever the distance to the goal.
 """
 
