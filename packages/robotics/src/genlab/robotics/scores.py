@@ -114,14 +114,19 @@ def _task(rng: np.random.Generator, start, goal) -> Task:
     return Task(tuple(map(int, start)), tuple(map(int, goal)), env_seed, policy_seed)
 
 
+def cell_pairs(maze: str) -> np.ndarray:
+    """Every ordered pair of distinct free cells, [K, 2, 2] as (start, goal)."""
+    cells = get_maze(maze).free_cells
+    return np.array([(a, b) for a in cells for b in cells if (a != b).any()])
+
+
 def hard_pairs(maze: str, quantile: float = 0.75) -> np.ndarray:
     """The (start, goal) cell pairs [K, 2, 2] whose centre-to-centre segment crosses a wall and whose shortest
     path (in cells) is at least the ``quantile`` of those crossing pairs' lengths (0.75: the 25% longest)."""
     if not 0.0 <= quantile <= 1.0:
         raise ValueError(f"quantile must lie in [0, 1], got {quantile}")
     layout = get_maze(maze)
-    cells = layout.free_cells
-    pairs = np.array([(a, b) for a in cells for b in cells if (a != b).any()])
+    pairs = cell_pairs(maze)
     crossing = pairs[layout.crosses_walls(layout.cell_to_xy(pairs[:, 0]), layout.cell_to_xy(pairs[:, 1]))]
     lengths = np.array([len(shortest_path(maze, a, b)) for a, b in crossing])
     return crossing[lengths >= np.quantile(lengths, quantile)]
@@ -136,8 +141,7 @@ def hard_tasks(maze: str, n_episodes: int, seed: int = 0, quantile: float = 0.75
 
 def distinct_tasks(maze: str, n: int, seed: int = 0) -> list[Task]:
     """``n`` tasks with distinct (start, goal) cell pairs (all of them if the maze has fewer), e.g. for figures."""
-    cells = get_maze(maze).free_cells
-    pairs = [(a, b) for a in cells for b in cells if (a != b).any()]
+    pairs = cell_pairs(maze)
     rng = np.random.default_rng(seed)
     return [_task(rng, *pairs[i]) for i in rng.permutation(len(pairs))[:n]]
 
