@@ -9,9 +9,9 @@ from e3nn import o3
 from genlab.core.diffusion.schedules import Schedule
 from genlab.molecules.denoisers import build_denoiser
 from genlab.molecules.edm import (
-    EDM,
     N_FEATURES,
     AtomCounts,
+    EquivariantDiffusion,
     PolynomialSchedule,
     decode_types,
     encode,
@@ -75,7 +75,7 @@ def test_loss_ignores_padding_and_is_finite():
     model = build_denoiser("egnn", N_FEATURES, 16, 2)
     pos, types, mask = _molecules(dtype=torch.float32)
     z = encode(pos, types, mask).requires_grad_(True)
-    loss, logs = EDM().loss(model, z, mask, generator=torch.Generator().manual_seed(0))
+    loss, logs = EquivariantDiffusion().loss(model, z, mask, generator=torch.Generator().manual_seed(0))
     loss.backward()
     assert math.isfinite(logs["loss"]) and z.grad[~mask].abs().max() == 0 and z.grad[mask].abs().max() > 0
 
@@ -84,12 +84,14 @@ def test_sampled_coordinates_are_centred():
     torch.manual_seed(0)
     model = build_denoiser("egnn", N_FEATURES, 16, 2)
     n_atoms = torch.tensor([5, 9, 2])
-    pos, types, mask = EDM().sample(model, n_atoms, steps=8, generator=torch.Generator().manual_seed(0))
+    pos, types, mask = EquivariantDiffusion().sample(
+        model, n_atoms, steps=8, generator=torch.Generator().manual_seed(0)
+    )
     assert pos.shape == (3, 9, 3) and (mask.sum(1) == n_atoms).all()
     assert pos.sum(1).abs().max() < 1e-3 * pos.abs().max() and pos[~mask].abs().max() == 0
     assert ((types >= 0) == mask).all() and types.max() < 5
     with pytest.raises(ValueError, match="positive atom counts"):
-        EDM().sample(model, torch.tensor([3, 0]))
+        EquivariantDiffusion().sample(model, torch.tensor([3, 0]))
 
 
 def test_atom_counts_histogram():
@@ -120,7 +122,7 @@ def test_nll_is_invariant_to_rotation_and_translation(name):
     """With the noise rotated along (common random numbers), every VLB term is unchanged."""
     torch.manual_seed(0)
     model = build_denoiser(name, N_FEATURES, 16, 2).double()
-    edm, counts = EDM(timesteps=100), AtomCounts(torch.tensor([3, 4, 6, 6]))
+    edm, counts = EquivariantDiffusion(timesteps=100), AtomCounts(torch.tensor([3, 4, 6, 6]))
     pos, types, mask = _molecules()
     gen = torch.Generator().manual_seed(1)
     noise = state_noise(mask)
@@ -147,7 +149,7 @@ def test_vlb_prior_and_dimensions():
     z = encode(pos, types, mask)
     counts = AtomCounts(mask.sum(1))
     for com, dims in ((True, 3 * (mask.sum(1) - 1) + 6 * mask.sum(1)), (False, 9 * mask.sum(1))):
-        edm = EDM(com=com)
+        edm = EquivariantDiffusion(com=com)
         a1, s1 = edm.schedule.alpha_sigma(torch.ones((), dtype=torch.float64))
         q = torch.distributions.Normal(a1 * torch.ones(()), s1)
         kl_per_dim = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0))  # at mean a1

@@ -8,7 +8,7 @@ from genlab.core.diffusion import Denoiser, get_schedule, sample_ddim
 from genlab.video.guidance import region_reward, steer
 from genlab.video.models import RecurrentDenoiser, VideoTransformer
 from genlab.video.sampling import rollout, sample_frames
-from genlab.video.schedules import scheduling_matrix, time_grid, update_mask
+from genlab.video.schedules import scheduling_grid, scheduling_matrix, update_mask
 
 SCHEDULE = get_schedule("cosine")
 
@@ -38,7 +38,7 @@ def small(model):
 
 def test_a_step_leaves_frames_whose_level_does_not_drop_unchanged():
     levels = scheduling_matrix("pyramid", 6, 4, context=2)
-    grid = time_grid(levels, 4, batch_size=3)
+    grid = scheduling_grid(levels, 4, batch_size=3)
     den = Denoiser(small(VideoTransformer(1, 8, 8, patch=4, dim=16, depth=1, heads=2)), SCHEDULE, "v")
     x = torch.randn(3, 8, 1, 8, 8)
     for row in (0, 3, 6):

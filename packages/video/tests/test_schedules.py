@@ -2,12 +2,18 @@ import pytest
 import torch
 
 from genlab.core.diffusion.samplers import check_grid
-from genlab.video.schedules import SCHEDULES, check_levels, scheduling_matrix, time_grid, update_mask
+from genlab.video.schedules import (
+    SCHEDULING_MATRICES,
+    check_levels,
+    scheduling_grid,
+    scheduling_matrix,
+    update_mask,
+)
 
 CASES = [(1, 5, 1.0), (6, 4, 1.0), (7, 10, 0.5), (8, 3, 2.0), (5, 1, 1.0)]
 
 
-@pytest.mark.parametrize("name", list(SCHEDULES))
+@pytest.mark.parametrize("name", list(SCHEDULING_MATRICES))
 @pytest.mark.parametrize("frames, steps, scale", CASES)
 def test_matrices_start_at_noise_end_clean_and_never_rise(name, frames, steps, scale):
     m = scheduling_matrix(name, frames, steps, uncertainty_scale=scale)
@@ -57,10 +63,10 @@ def test_context_frames_sit_at_the_stabilization_level_and_never_move():
     assert torch.equal(m[:, 3:], scheduling_matrix("pyramid", 4, 10))
 
 
-def test_time_grid_follows_the_core_convention():
+def test_scheduling_grid_follows_the_core_convention():
     steps, batch = 5, 3
     m = scheduling_matrix("pyramid", 4, steps, context=2)
-    grid = time_grid(m, steps, batch, dtype=torch.float64)
+    grid = scheduling_grid(m, steps, batch, dtype=torch.float64)
     assert grid.shape == (m.shape[0], batch, 6)
     assert torch.equal(grid[:, 1], m.double() / steps)
     check_grid(grid, torch.zeros(batch, 6, 1, 8, 8))  # (K+1, *t_shape) with t_shape = [B, T]
@@ -78,10 +84,10 @@ def test_bad_arguments_raise_clear_errors():
         scheduling_matrix("pyramid", 4, 10, stabilization=11)
     m = scheduling_matrix("pyramid", 4, 10)
     with pytest.raises(ValueError, match="shape"):
-        time_grid(m[0], 10, 2)
+        scheduling_grid(m[0], 10, 2)
     with pytest.raises(ValueError, match="integer"):
-        time_grid(m.float(), 10, 2)
+        scheduling_grid(m.float(), 10, 2)
     with pytest.raises(ValueError, match="must not increase"):
-        time_grid(m.flip(0), 10, 2)
+        scheduling_grid(m.flip(0), 10, 2)
     with pytest.raises(ValueError, match="lie in"):
-        time_grid(m, 5, 2)
+        scheduling_grid(m, 5, 2)

@@ -3,12 +3,24 @@ import math
 import pytest
 import torch
 
-from genlab.core.discrete import Cosine, MixturePath, Polynomial, get_schedule, masked_path, uniform_path
+from genlab.core.discrete import (
+    CosineCorruption,
+    MixturePath,
+    PolynomialCorruption,
+    get_corruption_schedule,
+    masked_path,
+    uniform_path,
+)
 
-SCHEDULES = [Polynomial(1.0), Polynomial(2.0), Polynomial(0.5), Cosine()]
+CORRUPTION_SCHEDULES = [
+    PolynomialCorruption(1.0),
+    PolynomialCorruption(2.0),
+    PolynomialCorruption(0.5),
+    CosineCorruption(),
+]
 
 
-@pytest.mark.parametrize("schedule", SCHEDULES)
+@pytest.mark.parametrize("schedule", CORRUPTION_SCHEDULES)
 def test_schedule_runs_from_clean_to_noise_with_its_derivative(schedule):
     t = torch.linspace(0.05, 0.95, 19, dtype=torch.float64, requires_grad=True)
     assert schedule.kappa(torch.tensor(0.0)) == 0 and torch.isclose(
@@ -22,15 +34,15 @@ def test_schedule_runs_from_clean_to_noise_with_its_derivative(schedule):
 def test_schedules_convert_the_papers_time_once():
     t = torch.rand(50, dtype=torch.float64)
     # Gat et al.: data at s = 1, weight s^n on data; genlab: noise weight at t = 1 - s.
-    torch.testing.assert_close(Polynomial(3.0).kappa(t), 1 - (1 - t) ** 3)
+    torch.testing.assert_close(PolynomialCorruption(3.0).kappa(t), 1 - (1 - t) ** 3)
     # MaskGIT masks cos(pi r / 2) after progress r = 1 - t.
-    torch.testing.assert_close(Cosine().kappa(t), torch.cos(math.pi / 2 * (1 - t)))
-    assert get_schedule("linear") == Polynomial(1.0)
+    torch.testing.assert_close(CosineCorruption().kappa(t), torch.cos(math.pi / 2 * (1 - t)))
+    assert get_corruption_schedule("linear") == PolynomialCorruption(1.0)
 
 
 def test_unknown_names_suggest_close_ones():
     with pytest.raises(ValueError, match="cosine"):
-        get_schedule("cosin")
+        get_corruption_schedule("cosin")
     with pytest.raises(ValueError, match="uniform"):
         MixturePath(5, source="unifrom")
 
@@ -118,4 +130,4 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="prefix"):
         path.sample(torch.zeros(2, 3, dtype=torch.long), torch.ones(3))
     with pytest.raises(ValueError, match="n > 0"):
-        Polynomial(0.0)
+        PolynomialCorruption(0.0)

@@ -111,7 +111,7 @@ class GaussianEncoder(nn.Module):
         return z, log_q
 
 
-class StandardNormal(nn.Module):
+class StandardNormalPrior(nn.Module):
     """p(z) = N(0, I) over ``latent_dim``; the decoder reads all of z."""
 
     def __init__(self, latent_dim: int):
@@ -182,7 +182,7 @@ class VAE(nn.Module):
     def __init__(self, encoder: GaussianEncoder, decoder: BernoulliDecoder, prior: nn.Module | None = None):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
-        self.prior = prior if prior is not None else StandardNormal(encoder.latent_dim)
+        self.prior = prior if prior is not None else StandardNormalPrior(encoder.latent_dim)
 
     @classmethod
     def bernoulli(
@@ -198,7 +198,7 @@ class VAE(nn.Module):
         """``top_dim`` > 0: of the ``latent_dim`` dims, ``top_dim`` form the top layer of a
         ``GaussianHierarchy`` prior. ``image_size`` > 0: convolutional networks for square images of
         that side (``data_dim`` = side^2), MLPs otherwise."""
-        prior = GaussianHierarchy(latent_dim, top_dim, hidden) if top_dim else StandardNormal(latent_dim)
+        prior = GaussianHierarchy(latent_dim, top_dim, hidden) if top_dim else StandardNormalPrior(latent_dim)
         body = net = None
         if image_size:
             body = conv_encoder_body(data_dim, image_size, hidden)

@@ -155,7 +155,7 @@ def state_noise(node_mask: torch.Tensor, com: bool = True):
     return noise
 
 
-class EDM:
+class EquivariantDiffusion:
     """EDM's diffusion on z = [x, h]: the training loss, ancestral sampling and its schedule.
 
     ``com=False`` is the ablation without the zero centre-of-mass projection: x is then diffused in

@@ -22,7 +22,14 @@ import math
 
 import torch
 
-from genlab.molecules.edm import CHARGE_SCALE, EDM, N_TYPES, ONE_HOT_SCALE, AtomCounts, state_noise
+from genlab.molecules.edm import (
+    CHARGE_SCALE,
+    N_TYPES,
+    ONE_HOT_SCALE,
+    AtomCounts,
+    EquivariantDiffusion,
+    state_noise,
+)
 
 LOG_EPS = 1e-10  # EDM's floor inside the logs of the bin masses
 
@@ -49,7 +56,7 @@ def log_p_h_given_z0(z0_h, h, sigma0, node_mask) -> torch.Tensor:
 
 
 def vlb_terms(
-    edm: EDM,
+    edm: EquivariantDiffusion,
     model,
     z: torch.Tensor,
     node_mask: torch.Tensor,

@@ -29,7 +29,7 @@ from torch import nn
 
 from genlab.core.diffusion import Constraint, Denoiser, sample_ddim, sample_prior
 from genlab.core.lookup import lookup
-from genlab.video.schedules import scheduling_matrix, time_grid
+from genlab.video.schedules import scheduling_grid, scheduling_matrix
 
 HISTORY = ("stabilized", "replaced")
 
@@ -87,7 +87,7 @@ def sample_frames(
             raise ValueError("history guidance needs context frames and history='stabilized'")
         denoiser, stabilization = guide(denoiser, context), 0.0
     levels = scheduling_matrix(schedule, frames, steps, uncertainty_scale=uncertainty_scale, context=n_ctx)
-    grid = time_grid(levels, steps, b, context.dtype).to(context.device)
+    grid = scheduling_grid(levels, steps, b, context.dtype).to(context.device)
     constraint = None
     if history == "stabilized":
         grid[:, :, :n_ctx] = stabilization

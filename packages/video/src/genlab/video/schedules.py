@@ -19,7 +19,7 @@ is the symmetric staircase it intends.) Known history frames (``context``) sit i
 or at a small ``stabilization`` level (the model is told they are slightly noisy, which stabilises
 long rollouts; Chen et al. 2024 Sec. 3.4, Song et al. 2025 DFoT), and never change.
 
-``time_grid`` converts a matrix to genlab.core's grid convention, t = level / K with shape
+``scheduling_grid`` converts a matrix to genlab.core's grid convention, t = level / K with shape
 (rows, B, T), i.e. (K+1, *t_shape) with t_shape = [B, T]; ``update_mask`` says which frames move.
 """
 
@@ -49,7 +49,7 @@ def _trapezoid(frames: int, steps: int, scale: float) -> torch.Tensor:
     return _pyramid(frames, steps, scale)[torch.minimum(t, frames - 1 - t)]
 
 
-SCHEDULES = {
+SCHEDULING_MATRICES = {
     "full_sequence": _zeros,
     "pyramid": _pyramid,
     "autoregressive": _autoregressive,
@@ -71,7 +71,7 @@ def scheduling_matrix(
     ``frames`` are generated (from level K to 0); ``context`` known frames come first, at level
     ``stabilization`` in every row.
     """
-    lags_of = lookup("scheduling matrix", name, SCHEDULES)
+    lags_of = lookup("scheduling matrix", name, SCHEDULING_MATRICES)
     if frames < 1 or steps < 1 or context < 0:
         raise ValueError(f"need frames >= 1, steps >= 1 and context >= 0, got {frames}, {steps}, {context}")
     if not (math.isfinite(uncertainty_scale) and uncertainty_scale >= 0):
@@ -101,7 +101,7 @@ def update_mask(levels: torch.Tensor) -> torch.Tensor:
     return levels[1:] < levels[:-1]
 
 
-def time_grid(
+def scheduling_grid(
     levels: torch.Tensor, steps: int, batch_size: int, dtype: torch.dtype = torch.float32
 ) -> torch.Tensor:
     """The core time grid t = level / K of shape (rows, batch_size, T), shared by the batch."""

@@ -60,7 +60,7 @@ class Checkerboard(Density2D):
         return math.log(32.0)
 
 
-class StandardNormal(Density2D):
+class StandardGaussian2D(Density2D):
     """N(0, I): the source of flow matching and diffusion ("noise")."""
 
     name = "gaussian"
@@ -147,7 +147,7 @@ DENSITIES: dict[str, Callable[[], Density2D]] = {
     "8gaussians": lambda: MixtureDensity("8gaussians", GaussianMixture(_ring_means(8, 4.0), 0.5)),
     "ring8": lambda: MixtureDensity("ring8", GaussianMixture(_ring_means(8, 2.0), 0.05)),
     "grid25": lambda: MixtureDensity("grid25", GaussianMixture(_grid_means(5, 2.0), 0.05)),
-    "gaussian": StandardNormal,
+    "gaussian": StandardGaussian2D,
     "moons": lambda: CurveDensity("moons", _moons, 0.1),
     "swissroll": lambda: CurveDensity("swissroll", _swiss_roll, 0.15),
     "rings": lambda: CurveDensity("rings", _rings, 0.08),

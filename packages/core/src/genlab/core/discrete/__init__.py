@@ -25,21 +25,26 @@ from genlab.core.discrete.samplers import (
     sample_ctmc_euler,
     sample_maskgit,
 )
-from genlab.core.discrete.schedules import Cosine, Polynomial, Schedule, get_schedule
+from genlab.core.discrete.schedules import (
+    CorruptionSchedule,
+    CosineCorruption,
+    PolynomialCorruption,
+    get_corruption_schedule,
+)
 
 __all__ = [
-    "Cosine",
+    "CosineCorruption",
     "D3PMLoss",
     "D3PMPath",
     "MixturePath",
-    "Polynomial",
-    "Schedule",
+    "PolynomialCorruption",
+    "CorruptionSchedule",
     "bits_per_token",
     "classifier_free_guidance",
     "d3pm_loss",
     "d3pm_prior_kl",
     "generalized_kl_loss",
-    "get_schedule",
+    "get_corruption_schedule",
     "guided_logits",
     "maskgit_schedule",
     "masked_path",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from genlab.core.discrete.schedules import Schedule, get_schedule
+from genlab.core.discrete.schedules import CorruptionSchedule, get_corruption_schedule
 from genlab.core.lookup import lookup
 from genlab.core.tensors import append_dims, check_time
 
@@ -38,12 +38,14 @@ def reweight(x0_probs: torch.Tensor, likelihood: torch.Tensor) -> torch.Tensor:
 class MixturePath:
     """The factorised mixture path with source ``mask`` or ``uniform`` and schedule kappa(t)."""
 
-    def __init__(self, vocab_size: int, source: str = "mask", schedule: str | Schedule = "linear", **kwargs):
+    def __init__(
+        self, vocab_size: int, source: str = "mask", schedule: str | CorruptionSchedule = "linear", **kwargs
+    ):
         if vocab_size < 2:
             raise ValueError(f"vocab_size must be at least 2, got {vocab_size}")
         self.source = lookup("discrete source", source, {s: s for s in SOURCES})
         self.vocab_size = vocab_size
-        self.schedule = get_schedule(schedule, **kwargs)
+        self.schedule = get_corruption_schedule(schedule, **kwargs)
         self.mask_id = vocab_size if source == "mask" else None
         self.num_states = vocab_size + (source == "mask")
 
@@ -98,11 +100,11 @@ class MixturePath:
         return torch.where(rest, onehot, joint / joint.sum(-1, keepdim=True))
 
 
-def masked_path(vocab_size: int, schedule: str | Schedule = "linear", **kwargs) -> MixturePath:
+def masked_path(vocab_size: int, schedule: str | CorruptionSchedule = "linear", **kwargs) -> MixturePath:
     """The absorbing path of MDLM / D3PM-absorbing in continuous time; mask id = ``vocab_size``."""
     return MixturePath(vocab_size, "mask", schedule, **kwargs)
 
 
-def uniform_path(vocab_size: int, schedule: str | Schedule = "linear", **kwargs) -> MixturePath:
+def uniform_path(vocab_size: int, schedule: str | CorruptionSchedule = "linear", **kwargs) -> MixturePath:
     """The uniform-noise path: a corrupted token is uniform over the vocabulary."""
     return MixturePath(vocab_size, "uniform", schedule, **kwargs)

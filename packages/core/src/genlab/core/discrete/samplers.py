@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 
 from genlab.core.discrete.paths import MixturePath
-from genlab.core.discrete.schedules import Schedule, get_schedule
+from genlab.core.discrete.schedules import CorruptionSchedule, get_corruption_schedule
 from genlab.core.grids import as_grid
 from genlab.core.tensors import append_dims, check_time
 
@@ -92,7 +92,9 @@ def sample_ctmc_euler(
     return x
 
 
-def maskgit_schedule(steps: int, masked: torch.Tensor, schedule: str | Schedule = "cosine") -> torch.Tensor:
+def maskgit_schedule(
+    steps: int, masked: torch.Tensor, schedule: str | CorruptionSchedule = "cosine"
+) -> torch.Tensor:
     """How many tokens stay masked after each of ``steps`` steps, [steps, *masked.shape].
 
     floor(n kappa(1 - i / steps)) for the n tokens masked at the start (gamma(r) = cos(pi r / 2) in
@@ -100,7 +102,9 @@ def maskgit_schedule(steps: int, masked: torch.Tensor, schedule: str | Schedule 
     """
     if steps < 1:
         raise ValueError(f"MaskGIT needs at least one step, got {steps}")
-    kappa = get_schedule(schedule).kappa(1 - torch.arange(1, steps + 1, dtype=torch.float64) / steps)
+    kappa = get_corruption_schedule(schedule).kappa(
+        1 - torch.arange(1, steps + 1, dtype=torch.float64) / steps
+    )
     counts, left = [], masked
     for k in kappa:
         left = torch.minimum(torch.floor(masked * k).long(), (left - 1).clamp(min=0))
@@ -113,7 +117,7 @@ def sample_maskgit(
     x: torch.Tensor,
     steps: int,
     mask_id: int,
-    schedule: str | Schedule = "cosine",
+    schedule: str | CorruptionSchedule = "cosine",
     temperature: float = 1.0,
     choice_temperature: float = 4.5,
     generator=None,

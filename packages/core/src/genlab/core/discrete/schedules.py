@@ -21,7 +21,7 @@ import torch
 from genlab.core.lookup import lookup
 
 
-class Schedule:
+class CorruptionSchedule:
     """kappa(t) and its derivative d kappa / dt, both elementwise on a tensor t."""
 
     def kappa(self, t: torch.Tensor) -> torch.Tensor:
@@ -36,7 +36,7 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class Polynomial(Schedule):
+class PolynomialCorruption(CorruptionSchedule):
     """kappa(t) = 1 - (1 - t)^n (Gat et al.'s polynomial scheduler); n = 1 is MDLM's log-linear."""
 
     n: float = 1.0
@@ -53,7 +53,7 @@ class Polynomial(Schedule):
 
 
 @dataclass(frozen=True)
-class Cosine(Schedule):
+class CosineCorruption(CorruptionSchedule):
     """kappa(t) = cos(pi (1 - t) / 2) = sin(pi t / 2): MaskGIT's cosine mask ratio in noise-level
     time, written with sin so that kappa(0) is exactly 0 in floating point."""
 
@@ -64,11 +64,15 @@ class Cosine(Schedule):
         return math.pi / 2 * torch.cos(math.pi / 2 * t).clamp_min(0)
 
 
-SCHEDULES = {"linear": lambda: Polynomial(1.0), "polynomial": Polynomial, "cosine": Cosine}
+CORRUPTION_SCHEDULES = {
+    "linear": lambda: PolynomialCorruption(1.0),
+    "polynomial": PolynomialCorruption,
+    "cosine": CosineCorruption,
+}
 
 
-def get_schedule(schedule: str | Schedule, **kwargs) -> Schedule:
-    """A Schedule by name (``linear``, ``polynomial`` with ``n``, ``cosine``), or the schedule given."""
-    if isinstance(schedule, Schedule):
+def get_corruption_schedule(schedule: str | CorruptionSchedule, **kwargs) -> CorruptionSchedule:
+    """A CorruptionSchedule by name (``linear``, ``polynomial`` with ``n``, ``cosine``), or the schedule given."""
+    if isinstance(schedule, CorruptionSchedule):
         return schedule
-    return lookup("discrete schedule", schedule, SCHEDULES)(**kwargs)
+    return lookup("discrete schedule", schedule, CORRUPTION_SCHEDULES)(**kwargs)

@@ -28,7 +28,7 @@ from genlab.molecules.dataset import qm9like_dataset
 from genlab.molecules.denoisers import build_denoiser
 from genlab.molecules.dense import pack
 from genlab.molecules.drawing import draw_grid, scatter_3d, write_edm_sdf
-from genlab.molecules.edm import EDM, N_FEATURES, AtomCounts, PolynomialSchedule, encode
+from genlab.molecules.edm import N_FEATURES, AtomCounts, EquivariantDiffusion, PolynomialSchedule, encode
 from genlab.molecules.edm_vlb import vlb_terms
 from genlab.molecules.metrics import Geometry, edm_metrics
 
@@ -95,7 +95,7 @@ class EDMTask:
         self.test = pack(test)
         self.counts = AtomCounts(self.train_set.sizes)
         schedule = PolynomialSchedule(cfg.schedule_power, cfg.noise_precision)
-        self.edm = EDM(schedule, com=not cfg.no_com, timesteps=cfg.timesteps)
+        self.edm = EquivariantDiffusion(schedule, com=not cfg.no_com, timesteps=cfg.timesteps)
         self.model = build_denoiser(cfg.denoiser, N_FEATURES, cfg.hidden, cfg.layers, com=not cfg.no_com)
         self.n_show = cfg.n_show
 
