@@ -41,11 +41,18 @@ def _divergence(
     return torch.stack(est).mean(0)
 
 
-def gaussian_log_prob(z: torch.Tensor, std: float | torch.Tensor = 1.0) -> torch.Tensor:
-    """log N(z; 0, std^2 I), summed over all axes but the first."""
-    d = z[0].numel()
-    std = torch.as_tensor(std, dtype=z.dtype, device=z.device)
-    return -0.5 * (z / std).flatten(1).square().sum(1) - d * (std.log() + 0.5 * math.log(2 * math.pi))
+def gaussian_log_prob(
+    z: torch.Tensor, std: float | torch.Tensor = 1.0, event_dims: int | None = None
+) -> torch.Tensor:
+    """log N(z; 0, diag(std^2)) summed over the last ``event_dims`` axes (default: all but the first);
+    ``std`` broadcasts against one event. genlab's one Gaussian log-density: priors, sources, posteriors."""
+    event_dims = z.dim() - 1 if event_dims is None else event_dims
+    if not 0 < event_dims <= z.dim():
+        raise ValueError(f"event_dims must be in [1, z.dim()] = [1, {z.dim()}], got {event_dims}")
+    event = z.shape[z.dim() - event_dims :]
+    std = torch.as_tensor(std, dtype=z.dtype, device=z.device).expand(event)
+    sq = (z / std).flatten(z.dim() - event_dims).square().sum(-1)
+    return -0.5 * sq - std.log().sum() - 0.5 * event.numel() * math.log(2 * math.pi)
 
 
 def log_likelihood(

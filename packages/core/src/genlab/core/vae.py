@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genlab.core.likelihood import gaussian_log_prob
 from genlab.core.nflows import IAF, Chain, Permute
 from genlab.core.nflows.base import check_features
 from genlab.core.tensors import check_finite
@@ -34,10 +35,6 @@ from genlab.core.tensors import check_finite
 def _mlp(sizes: list[int]) -> nn.Sequential:
     layers = [m for a, b in zip(sizes, sizes[1:]) for m in (nn.Linear(a, b), nn.ReLU())]
     return nn.Sequential(*layers[:-1])
-
-
-def _standard_normal_log_prob(z: torch.Tensor) -> torch.Tensor:
-    return -0.5 * (z**2).sum(-1) - 0.5 * z.shape[-1] * math.log(2 * math.pi)
 
 
 def _image_side(data_dim: int, image_size: int) -> int:
@@ -104,7 +101,7 @@ class GaussianEncoder(nn.Module):
         mu, log_sigma = self.head(h).chunk(2, -1)
         eps = torch.randn(n, *mu.shape, dtype=mu.dtype, device=mu.device)
         z = mu + log_sigma.exp() * eps
-        log_q = _standard_normal_log_prob(eps) - log_sigma.sum(-1)
+        log_q = gaussian_log_prob(eps, event_dims=1) - log_sigma.sum(-1)
         if self.iaf is not None:
             z_t, logdet = self.iaf.inverse(z.flatten(0, 1), h.repeat(n, 1))
             z, log_q = z_t.view_as(z), log_q - logdet.view(n, -1)
@@ -119,7 +116,7 @@ class StandardNormalPrior(nn.Module):
         self.latent_dim = self.visible_dim = latent_dim
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        return _standard_normal_log_prob(z)
+        return gaussian_log_prob(z, event_dims=1)
 
     def visible(self, z: torch.Tensor) -> torch.Tensor:
         return z
@@ -146,7 +143,7 @@ class GaussianHierarchy(nn.Module):
         z1, z2 = z.split([self.visible_dim, self.top_dim], -1)
         mu, log_sigma = self.net(z2).chunk(2, -1)
         eps = (z1 - mu) * torch.exp(-log_sigma)
-        return _standard_normal_log_prob(z2) + _standard_normal_log_prob(eps) - log_sigma.sum(-1)
+        return gaussian_log_prob(z2, event_dims=1) + gaussian_log_prob(eps, event_dims=1) - log_sigma.sum(-1)
 
     def visible(self, z: torch.Tensor) -> torch.Tensor:
         return z[..., : self.visible_dim]

@@ -35,6 +35,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from genlab.core.likelihood import gaussian_log_prob
 from genlab.core.tensors import append_dims, check_finite
 
 Drift = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -156,8 +157,8 @@ class Interval(Domain):
         """(phi(a) - phi(b)) / (sqrt(v) (Phi(b) - Phi(a))) per coordinate, in log space."""
         a, b, sd = self._ends(z, v)
         log_mass = self._log_mass(a, b)
-        log_phi = lambda u: -0.5 * u.square() - 0.5 * math.log(2 * math.pi)  # noqa: E731
-        return (torch.exp(log_phi(a) - log_mass) - torch.exp(log_phi(b) - log_mass)) / sd
+        log_phi_a, log_phi_b = (gaussian_log_prob(u.unsqueeze(-1), event_dims=1) for u in (a, b))
+        return (torch.exp(log_phi_a - log_mass) - torch.exp(log_phi_b - log_mass)) / sd
 
     def project(self, z):
         return z.clamp(self.low, self.high)

@@ -14,6 +14,7 @@ from functools import cached_property
 import torch
 
 from genlab.core.data.mixtures import GaussianMixture
+from genlab.core.likelihood import gaussian_log_prob
 from genlab.core.lookup import lookup
 
 
@@ -69,7 +70,7 @@ class StandardGaussian2D(Density2D):
         return torch.randn(n, 2, generator=generator)
 
     def log_prob(self, x):
-        return -0.5 * x.square().sum(-1) - math.log(2 * math.pi)
+        return gaussian_log_prob(x, event_dims=1)
 
     def entropy(self, n=0, generator=None):
         return 1 + math.log(2 * math.pi)

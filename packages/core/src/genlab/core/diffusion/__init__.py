@@ -15,7 +15,7 @@ from genlab.core.diffusion.distillation import (
 )
 from genlab.core.diffusion.exact import MixtureDenoiser
 from genlab.core.diffusion.guidance import ClassifierFreeGuidance, GradientGuidance
-from genlab.core.diffusion.likelihood import gaussian_log_prob, log_likelihood
+from genlab.core.diffusion.likelihood import log_likelihood
 from genlab.core.diffusion.noise import com_free_dims, gaussian, remove_com, zero_com
 from genlab.core.diffusion.parameterization import (
     KINDS,
@@ -100,7 +100,6 @@ __all__ = [
     "euler_step",
     "from_x0_eps",
     "gaussian",
-    "gaussian_log_prob",
     "get_schedule",
     "heun_step",
     "input_scaling",

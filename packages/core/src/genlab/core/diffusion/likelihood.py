@@ -9,20 +9,11 @@ Bits per dimension with dequantisation live in ``genlab.core.metrics``.
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from genlab.core import likelihood as flow_likelihood
 from genlab.core.diffusion.parameterization import Denoiser
 from genlab.core.diffusion.samplers import prior_moments
-
-
-def gaussian_log_prob(z: torch.Tensor, std: float | torch.Tensor = 1.0) -> torch.Tensor:
-    """log N(z; 0, diag(std^2)), summed over all axes but the first; std broadcasts against z[0]."""
-    d = z[0].numel()
-    std = torch.as_tensor(std, dtype=z.dtype, device=z.device).expand_as(z[0])
-    return -0.5 * (z / std).flatten(1).square().sum(1) - std.log().sum() - 0.5 * d * math.log(2 * math.pi)
 
 
 def log_likelihood(
@@ -50,7 +41,7 @@ def log_likelihood(
         )
 
         def prior(x1):
-            return gaussian_log_prob(x1 - loc, std)
+            return flow_likelihood.gaussian_log_prob(x1 - loc, std)
 
     return flow_likelihood.log_likelihood(
         lambda y, t: denoiser.velocity(y, t, **cond), x, prior, t_max=t_max, **options

@@ -5,7 +5,6 @@ held-out data and, from noise, by the exact negative log-likelihood through the 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,7 +17,7 @@ from genlab.core.flow.couplings import get_coupling
 from genlab.core.flow.matching import cfm_loss, sample_flow, sb_cfm_loss
 from genlab.core.flow.paths import get_path
 from genlab.core.flow.rectified import simulate, straightness
-from genlab.core.likelihood import log_likelihood
+from genlab.core.likelihood import gaussian_log_prob, log_likelihood
 from genlab.core.metrics.distances import mmd, sliced_wasserstein
 from genlab.core.nn.mlp import TimeMLP
 from genlab.core.ode import EVALS_PER_STEP
@@ -64,10 +63,6 @@ class Flow2DConfig(TrainConfig):
         self.require("sb_sigma", 0)
 
 
-def standard_normal_log_prob(x: torch.Tensor) -> torch.Tensor:
-    return -0.5 * x.square().sum(1) - x.shape[1] * 0.5 * math.log(2 * math.pi)
-
-
 class Flow2DTask:
     n_show = 20_000  # points in the sample figure
 
@@ -99,7 +94,7 @@ class Flow2DTask:
         x = self.test[: self.cfg.n_nll].double().to(model_device(model, self.test.device))
         net = model.double()
         try:
-            logp = log_likelihood(net, x, standard_normal_log_prob, t_min=0.0, atol=1e-5, rtol=1e-5)
+            logp = log_likelihood(net, x, gaussian_log_prob, t_min=0.0, atol=1e-5, rtol=1e-5)
         finally:
             model.float()
         return -logp.mean().item()
