@@ -128,3 +128,17 @@ def test_an_evaluation_elsewhere_links_only_figures_it_has(smoke_run, tmp_path):
     report = (tmp_path / "e" / "report.md").read_text()
     assert not (tmp_path / "e" / "loss.png").exists() and "loss.png" not in report
     assert "loss.png" in ((smoke_run / "flow-2d" / LATEST) / "report.md").read_text()
+
+
+def test_every_field_of_every_recipe_says_what_it_means():
+    """``genlab train RECIPE --help`` prints a meaning under every field: none may be blank (issue 41)."""
+    import dataclasses
+
+    from genlab.core.recipe import field_docs
+
+    blank = []
+    for name in catalog.installed():
+        config = get_recipe(name).config
+        docs = field_docs(config)
+        blank += [f"{name}: {f.name}" for f in dataclasses.fields(config) if not docs.get(f.name, "").strip()]
+    assert not blank, "fields without a meaning:\n" + "\n".join(blank)

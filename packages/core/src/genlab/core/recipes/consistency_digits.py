@@ -61,12 +61,16 @@ class ConsistencyFunction(nn.Module):
 @dataclass
 class ConsistencyDigitsConfig(TrainConfig):
     teacher: str = ""  # a diffusion-digits run directory; empty: train one (stage "teacher")
+    # preset of the diffusion-digits teacher trained when --teacher is empty
     teacher_preset: Literal["smoke", "default"] = "default"
     guidance: float = 1.0  # the guided teacher whose ODE is distilled
     n_grid: int = 18  # N, the number of discretisation times
+    # the teacher's ODE step from t to the adjacent grid time s (Phi in Algorithm 2)
     solver: Literal["euler", "heun"] = "heun"
+    # d of the CD loss: mean squared error, or sqrt(|a - b|^2 + c^2) - c with c = 0.00054 sqrt(dim)
     distance: Literal["l2", "pseudo_huber"] = "l2"
     target_decay: float = 0.95  # mu of the target network
+    # sigma_data of the c_skip / c_out boundary scalings: how fast f hands over from x to the network
     boundary_width: float = 0.05
     mid_sigma: float = 0.8  # sigma / alpha of the intermediate time of two-step sampling
     n_eval: int = 1000

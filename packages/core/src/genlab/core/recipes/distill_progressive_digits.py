@@ -31,6 +31,7 @@ from genlab.core.trainer import TrainConfig
 @dataclass
 class ProgressiveDigitsConfig(TrainConfig):
     teacher: str = ""  # a diffusion-digits run directory; empty: train one (stage "teacher")
+    # preset of the diffusion-digits teacher trained when --teacher is empty
     teacher_preset: Literal["smoke", "default"] = "default"
     guidance: float = 1.0  # the guided teacher that the first student distils
     teacher_steps: int = 16  # DDIM steps of the first teacher; each round halves them

@@ -27,6 +27,7 @@ class FlowDigitsConfig(DiffusionDigitsConfig):
     kind: KindName = "velocity"
     sampler: SamplerName = "heun"
     grid: GridName = "uniform"
+    # pairs noise and images at random, or by exact OT within each batch's digit class
     coupling: Literal["independent", "label-ot"] = "independent"
 
 

@@ -116,14 +116,15 @@ def mode_coverage(
 @dataclass
 class GAN2DConfig(TrainConfig):
     density: Literal["ring8", "grid25"] = "ring8"
+    # the players' objective: non-saturating, hinge or relativistic pairing
     loss: Literal["nonsaturating", "hinge", "rpgan"] = "rpgan"
     gamma: float = 0.1  # weight of R1 and R2; 0 turns both off
-    latent: int = 16
+    latent: int = 16  # dimension of the generator's Gaussian input z
     hidden: int = 128
     depth: int = 3
     n_train: int = 100_000
     n_eval: int = 2500
-    min_per_mode: int = 20
+    min_per_mode: int = 20  # high-quality samples (within 3 std) a mode needs to count as covered
     standardise: bool = True  # train on x / std(x) (one scalar)
     steps: int = 20_000
     batch_size: int = 256

@@ -34,12 +34,13 @@ LAYERS = {"planar": Planar, "radial": Radial}
 
 @dataclass
 class NFEnergyConfig(TrainConfig):
+    # the target p(z) ~ exp(-U(z)) of Rezende & Mohamed figure 3
     energy: Literal["U1", "U2", "U3", "U4"] = "U1"
-    flow: Literal["planar", "radial"] = "planar"
+    flow: Literal["planar", "radial"] = "planar"  # the layer of every flow: planar or radial
     layers: str = "2,8,32"  # the flow lengths K trained side by side
     anneal: int = 2000  # steps over which the inverse temperature beta rises from 0.01 to 1
     grid: int = 2001  # quadrature points per axis for log Z on [-lim, lim]^2
-    lim: float = 6.0
+    lim: float = 6.0  # half-width of the square [-lim, lim]^2 on which log Z is integrated
     n_eval: int = 100_000
     steps: int = 5000
     batch_size: int = 256  # samples from q per step

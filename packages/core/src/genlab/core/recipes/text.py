@@ -76,6 +76,7 @@ class TextConfig(TrainConfig):
 
 @dataclass
 class D3PMConfig(TextConfig):
+    # Q_k: jump to a uniform byte, or to the mask token (Austin et al. App. A.2)
     transition: Literal["uniform", "absorbing"] = "absorbing"
     d3pm_steps: int = 64  # T: the bound and the sampler take every step
     ce_weight: float = 0.01  # lambda of the hybrid loss
@@ -83,6 +84,7 @@ class D3PMConfig(TextConfig):
 
 @dataclass
 class DFMConfig(TextConfig):
+    # what a corrupted byte becomes at t = 1: the mask token, or a uniform byte
     source: Literal["mask", "uniform"] = "mask"
     schedule_power: float = 2.0  # kappa(t) = 1 - (1 - t)^n, Gat et al.'s polynomial scheduler
 

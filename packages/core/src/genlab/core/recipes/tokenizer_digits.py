@@ -41,15 +41,15 @@ MSVQ_SCALES = (1, 2, 3, 4)  # token maps of VAR's quantizer on the 4x4 latent
 
 @dataclass
 class TokenizerConfig(TrainConfig):
+    # the bottleneck: VQ, FSQ, LFQ, residual VQ or VAR multi-scale VQ
     quantizer: Literal["vq", "fsq", "lfq", "rvq", "msvq"] = "vq"
     bits: int = 8  # vocabulary K = 2^bits codes per token, the same for every quantizer
-    hidden: int = 32
+    hidden: int = 32  # channels of the encoder's and decoder's convolutions
     codebook_dim: int = 8  # code dimension of vq, rvq and msvq (fsq and lfq fix theirs from K)
     entropy_weight: float = 0.1  # LFQ's entropy penalty; 0 removes it
-    inv_temperature: float = (
-        1.0  # LFQ tau, p(c | z) ∝ exp(-tau ||z - c||^2); at 100 the penalty saturates here
-    )
-    rvq_depth: int = 2
+    # LFQ tau, p(c | z) ∝ exp(-tau ||z - c||^2); at 100 the penalty saturates here
+    inv_temperature: float = 1.0
+    rvq_depth: int = 2  # residual codebooks of rvq (the other quantizers ignore it)
     steps: int = 2000
     batch_size: int = 128
     lr: float = 2e-3

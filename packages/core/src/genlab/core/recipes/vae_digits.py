@@ -61,19 +61,21 @@ def independent_bernoulli_nll(train: torch.Tensor, test: torch.Tensor) -> float:
 
 @dataclass
 class VAEDigitsConfig(TrainConfig):
+    # q(z | x): a diagonal Gaussian, or one followed by iaf_steps IAF layers
     posterior: Literal["diagonal", "iaf"] = "iaf"
-    data: Literal["digits", "mnist"] = "digits"
+    data: Literal["digits", "mnist"] = "digits"  # sklearn's 8x8 digits (shipped), or MNIST from --data_root
     data_root: str = ""  # MNIST's IDX files (or torchvision's download folder), for --data mnist
+    # pixels: fixed at >= threshold, or drawn ~ Bernoulli(grey level) per batch
     binarize: Literal["threshold", "dynamic"] = "threshold"
     threshold: float = 0.5  # of the grey range; 0.5 is level 8 of sklearn's 16
-    latent_dim: int = 8
+    latent_dim: int = 8  # dimension of the latent z
     top_dim: int = 0  # > 0: that many of the latent dims form the top layer of a two-layer prior
-    hidden: int = 256
+    hidden: int = 256  # width of the encoder and decoder (MLP units or conv channels)
     net: Literal["mlp", "conv"] = "mlp"  # conv: small convolutional encoder and decoder
-    iaf_steps: int = 2
-    iaf_hidden: int = 64
+    iaf_steps: int = 2  # IAF layers after the diagonal Gaussian (posterior iaf only)
+    iaf_hidden: int = 64  # hidden width of each IAF layer's MADE
     free_bits: float = 0.0  # nats per latent dimension
-    k_eval: int = 256
+    k_eval: int = 256  # importance samples k of the test bound -L_k (Burda et al.)
     n_train_eval: int = 0  # train NLL on the first N training images (0: all; k = 256 on 60k is slow)
     steps: int = 6000
     batch_size: int = 100

@@ -35,22 +35,23 @@ from genlab.molecules.metrics import Geometry, edm_metrics
 
 @dataclass
 class EDMConfig(TrainConfig):
+    # the network: EDM's EGNN, e3nn tensor products, or a non-equivariant transformer
     denoiser: Literal["egnn", "e3nn", "transformer"] = "egnn"
     no_com: bool = False  # ablation: diffuse x in all 3M dimensions, no zero-CoM projection
-    hidden: int = 64
-    layers: int = 4
+    hidden: int = 64  # width of the denoiser's node features
+    layers: int = 4  # message-passing (or transformer) layers of the denoiser
     n_molecules: int = 0  # the first N shipped QM9-like molecules (0: all 21.5k)
     n_test: int = 1000  # held out at the end of the (shuffled) list: NLL
     timesteps: int = 1000  # T of the variational bound, and of sampling when sample_steps = 0
     sample_steps: int = 250  # ancestral steps per sample (EDM: 1000; 0 means T)
-    schedule_power: float = 2.0
-    noise_precision: float = 1e-5
-    n_samples: int = 1000
-    sample_batch: int = 250
+    schedule_power: float = 2.0  # EDM's polynomial schedule: alpha^2(t) = (1 - 2s)(1 - t^power)^2 + s
+    noise_precision: float = 1e-5  # s of that schedule: alpha^2 stays in [s, 1 - s]
+    n_samples: int = 1000  # molecules generated for the stability / validity / uniqueness metrics
+    sample_batch: int = 250  # molecules per batch when sampling and in the NLL
     n_nll: int = 1000  # held-out molecules in the NLL (at most n_test)
     nll_repeats: int = 2  # Monte-Carlo draws of (t, eps) per molecule
-    n_show: int = 24
-    conformer_workers: int = 1
+    n_show: int = 24  # molecules drawn in the run's figure
+    conformer_workers: int = 1  # processes embedding ETKDG + MMFF conformers (once; then cached)
     steps: int = 10000  # about 46 min on one CPU thread at 274 ms per step (docs/benchmarks.md)
     batch_size: int = 64
     lr: float = 1e-3

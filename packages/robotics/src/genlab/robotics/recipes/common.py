@@ -47,21 +47,22 @@ def parse_ints(text: str, name: str) -> tuple[int, ...]:
 
 @dataclass
 class DiffuserConfig(TrainConfig):
-    maze: MazeName = "umaze"
+    maze: MazeName = "umaze"  # the D4RL maze2d layout
     n_data: int = 100_000  # env steps of the waypoint-controller stream (D4RL: 1e6)
-    data_seed: int = 0
+    data_seed: int = 0  # seed of the waypoint controller's data stream
     horizon: int = 0  # longest plan and training window; 0: the paper's 128 / 256 / 384
     min_horizon: int = 0  # shortest plan (variable-length plans); 0: the horizon only, as in the paper
-    horizon_step: int = 16
+    horizon_step: int = 16  # spacing of the plan lengths between min_horizon and horizon
     with_actions: bool = True  # diffuse [a, s] as Diffuser does, or the states alone
-    dim: int = 32
+    dim: int = 32  # channels of the temporal U-Net at full horizon
+    # temporal U-Net channel multipliers, one per level; each level halves the horizon
     dim_mults: str = "1,2,4"
     diffusion_steps: int = 20  # ancestral sampling steps; 0: the paper's 64 / 256 / 256
     track_kp: float = 10.0  # the tracking controller's gains (Diffuser: 1, 1; see genlab.robotics.planning)
-    track_kv: float = 1.0
+    track_kv: float = 1.0  # the tracking controller's velocity gain (track_kp: its position gain)
     bc_steps: int = 5000  # the goal-conditioned BC baseline, trained as the stage ``bc``
-    bc_hidden: int = 256
-    bc_batch_size: int = 256
+    bc_hidden: int = 256  # width of the BC baseline's MLP
+    bc_batch_size: int = 256  # batch size of the BC baseline's training
     steps: int = 10_000
     batch_size: int = 32
     lr: float = 5e-4

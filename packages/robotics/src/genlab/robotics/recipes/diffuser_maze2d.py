@@ -46,10 +46,10 @@ class DiffuserMaze2DConfig(DiffuserConfig):
     min_horizon: int = 32
     replan_every: int = 25  # the replanning variant's period in env steps; 0 leaves it out
     plan_samples: int = 4  # plans drawn per horizon; the first feasible one is kept
-    n_episodes: int = 50
+    n_episodes: int = 50  # evaluation episodes, start and goal drawn from distinct free cells
     hard_episodes: int = 50  # tasks of the hard split (scores.hard_tasks); 0 leaves it out
     hard_quantile: float = 0.75  # the hard split keeps wall-crossing pairs at least this long (0.75: top 25%)
-    eval_seed: int = 0
+    eval_seed: int = 0  # seed of the evaluation tasks: cells, env and policy seeds
     gif_every: int = 3  # rollout.gif: a MuJoCo frame every this many env steps; 0: no GIF
 
     def __post_init__(self):

@@ -54,15 +54,15 @@ def parse_cells(text: str, maze: str) -> np.ndarray:
 @dataclass
 class DiffuserValueGuidedConfig(DiffuserConfig):
     targets: str = "1,1;3,1"  # cells (row, col) of the task reward; the default: U-Maze's two dead ends
-    discount: float = 0.99
+    discount: float = 0.99  # gamma of the task reward's return, the value network's target
     scale: float = 10.0  # the guidance scale of the executed episodes and the figure
     scales: str = "0,3,10,30"  # the scales compared on plans (0: unguided)
     t_stop: float = 0.1  # no guidance gradient below this noise level (Diffuser's t_stopgrad)
     n_samples: int = 16  # plans per start, sorted by value
-    n_episodes: int = 50
-    eval_seed: int = 0
-    value_steps: int = 3000
-    value_dim: int = 16
+    n_episodes: int = 50  # executed evaluation episodes
+    eval_seed: int = 0  # seed of the evaluation tasks and of the plans drawn
+    value_steps: int = 3000  # training steps of the value network (stage value)
+    value_dim: int = 16  # channels of the value network's U-Net encoder at full horizon
     steps: int = 4000
 
 

@@ -54,27 +54,26 @@ def parse_floats(text: str, name: str) -> list[float]:
 @dataclass
 class AmbientConfig(TrainConfig):
     dim: int = 8  # the mixture: K components in R^d, random means, stds from 0.1 to 0.5
-    components: int = 8
+    components: int = 8  # K, the Gaussians of the mixture
     n_total: int = 2000  # the dataset: 100% clean, or clean_fraction clean + the rest noisy
-    clean_fraction: float = 0.1
+    clean_fraction: float = 0.1  # share of n_total kept clean in the mixed run (the rest noisy at sigma_n)
     # noise levels are in units of the data's std: 0.2 is the paper's ImageNet SNR of 14 dB
     sigma_n: float = 0.2  # of the noisy samples in the headline runs (all-noisy, 10% clean + 90% noisy)
     value_sigmas: str = "0.1,0.2,0.5,1.0"  # levels at which a noisy mixture sample is priced
-    clean_sizes: str = (
-        "0.1,0.2,0.3,0.5,0.75,1.0"  # clean-only runs, fractions of n_total (the reference curve)
-    )
+    # clean-only runs, fractions of n_total (the reference curve)
+    clean_sizes: str = "0.1,0.2,0.3,0.5,0.75,1.0"
     hidden: int = 128
     depth: int = 3
     n_eval: int = 2000
     sample_steps: int = 32  # Heun steps (EDM's sampler)
-    digits: bool = True
+    digits: bool = True  # also run the 8x8 digits experiment (False: the mixture only)
     digits_sigma_n: float = 0.2  # in units of the digits' std (0.75 in [-1, 1])
     digits_clean_sizes: str = "0.1,0.3,1.0"  # fractions of the 1500 training digits
     digits_base: int = 8  # U-Net width (mults 1, 2, one block per level)
-    digits_steps: int = 1500
-    digits_batch: int = 64
-    digits_lr: float = 3e-3
-    digits_eval: int = 1000
+    digits_steps: int = 1500  # training steps of each digits U-Net
+    digits_batch: int = 64  # batch size of the digits runs
+    digits_lr: float = 3e-3  # learning rate of the digits runs
+    digits_eval: int = 1000  # samples per digits model for MMD to the test digits
     steps: int = 2000  # per mixture model
     batch_size: int = 256
     lr: float = 2e-3

@@ -57,7 +57,7 @@ class BridgesConfig(TrainConfig):
     grid_size: int = 8  # Omega = {0..G-1}^2
     classes: int = 10  # one-hot Omega in R^K
     low: float = 0.0  # the interval Omega = [low, high]
-    high: float = 1.0
+    high: float = 1.0  # the interval's upper end (low < high, finite)
     n_train: int = 20_000
     n_eval: int = 10_000
     hidden: int = 128

@@ -55,15 +55,15 @@ def parse_ints(text: str, name: str) -> list[int]:
 @dataclass
 class BSMConfig(TrainConfig):
     n_grid: str = "100,1000,10000,100000"  # numbers of training trajectories m
-    d_grid: str = "2,32,256,1000"
+    d_grid: str = "2,32,256,1000"  # ambient dimensions d scanned, comma-separated (must include bsm_d)
     bsm_d: int = 32  # d of the BSM comparison and of the slope-in-n claim
     mlp_n: int = 1000  # m of the d-scan with a class that grows with d
     k: int = 2  # dimension of the means' subspace
-    components: int = 4
-    radius: float = 2.0
-    std: float = 0.5
+    components: int = 4  # equal-weight isotropic Gaussians of the mixture
+    radius: float = 2.0  # radius of the circle the means lie on
+    std: float = 0.5  # standard deviation of each Gaussian
     horizon: float = 2.0  # OU time T; genlab t = tau / T
-    tau_min: float = 0.05
+    tau_min: float = 0.05  # the first OU time of the grid; the error is measured from here to T
     n_times: int = 10  # grid tau_1 .. tau_N uniform in [tau_min, T]
     tau0: float = 0.5  # BSM for tau > tau0, DSM below
     bsm_warmup: float = 0.2  # fraction of the steps trained by DSM before bootstrapping starts

@@ -71,16 +71,16 @@ def parse_numbers(text: str, name: str, kind=float) -> list:
 @dataclass
 class SchedulesConfig(TrainConfig):
     image_size: int = 256  # photographs, grey, scaled to [-1, 1]
-    pool_factors: str = "2,4,8"
-    scale_factors: str = "0.25,0.5,2"
+    pool_factors: str = "2,4,8"  # average-pooling factors s of part (a): logSNR shifts by 2 log s
+    scale_factors: str = "0.25,0.5,2"  # input scalings b of part (a): logSNR shifts by 2 log b
     n_times: int = 25  # measurement times, uniform in [0.05, 0.95]
     schedule: str = "cosine"  # the base schedule, tuned for low_res
-    low_res: int = 8
-    high_res: int = 32
+    low_res: int = 8  # the digits' native resolution of part (b) (must be 8)
+    high_res: int = 32  # the upsampled resolution of part (b), a multiple of low_res
     hidden: int = 256
     depth: int = 3
     sample_steps: int = 32  # deterministic DDIM, uniform in t
-    n_samples: int = 1000
+    n_samples: int = 1000  # samples per arm and seed for the Frechet and sliced Wasserstein distances
     seeds: int = 2  # every arm is trained and sampled with seeds seed .. seed + seeds - 1
     steps: int = 2000
     batch_size: int = 128

@@ -53,20 +53,20 @@ ORDER_MIN = 0.8  # Spearman rank correlation of settle step with frequency (coar
 @dataclass
 class SpectralConfig(TrainConfig):
     size: int = 256  # photographs resized to size x size, grey, scaled to [-1, 1]
-    sigma_min: float = 0.05
-    sigma_max: float = 1.0
-    n_sigmas: int = 8
+    sigma_min: float = 0.05  # smallest noise std of part (a), where the crossover f*(sigma) is found
+    sigma_max: float = 1.0  # largest noise std of part (a)
+    n_sigmas: int = 8  # noise stds of part (a), log-spaced in [sigma_min, sigma_max]
     fit_min: float = 1.0  # power-law fit over fit_min <= f <= size / 2
-    patch: int = 32
-    stride: int = 8
-    n_samples: int = 256
+    patch: int = 32  # side of the photograph patches the exact Gaussian model of (b) is fitted to (even)
+    stride: int = 8  # stride between the photograph patches of (b)
+    n_samples: int = 256  # samples per sampling path whose x0_hat spectra are measured
     sample_steps: int = 100
     schedule: str = "cosine"
     settle_tol: float = 0.1  # a band has settled once its power stays within 10% of its final value
-    signal_length: int = 256
-    n_signals: int = 4096
+    signal_length: int = 256  # length of the 1D stationary signals of (c)
+    n_signals: int = 4096  # signals each exact 1D Gaussian model of (c) is fitted to
     train_patch: int = 16  # the trained model: a small U-Net v-prediction diffusion model on 16x16 patches
-    train_stride: int = 4
+    train_stride: int = 4  # stride between the trained model's patches
     base: int = 16  # U-Net channels (two levels, one block each, no attention)
     steps: int = 600
     batch_size: int = 128

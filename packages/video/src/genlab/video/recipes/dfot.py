@@ -41,13 +41,16 @@ from genlab.video.recipes.diffusion_forcing import DiffusionForcingVideoConfig, 
 
 @dataclass
 class DFoTConfig(DiffusionForcingVideoConfig):
+    # DFoT, its simplified uniform-future training, or the history-dropout baseline
     objective: Literal["diffusion-forcing", "uniform-future", "history-dropout"] = "diffusion-forcing"
     model: Literal["transformer", "uvit"] = "uvit"
     depth: int = 2
     causal: bool = False
     dropout: float = 0.1  # history-dropout: probability that the history is dropped in training
     digits: int = 1  # digits per clip; 0: a mix of 1 and 2 (see the module docstring)
+    # history-guidance settings rolled out, comma-separated name[:scale[:level]]
     guidance: str = "conditional,vanilla:2,fractional:2:0.5"
+    # the scheduling matrix of diffusion-forcing rollouts: per-frame noise level per row
     scheduling: Literal["pyramid", "autoregressive", "trapezoid", "full_sequence"] = "full_sequence"
     steps: int = 3000
 

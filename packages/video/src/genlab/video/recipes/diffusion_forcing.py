@@ -73,37 +73,41 @@ Objective = Literal["diffusion-forcing", "teacher-forcing", "full-sequence"]
 
 @dataclass
 class DiffusionForcingVideoConfig(TrainConfig):
+    # procedural clips: bouncing sklearn digits (grey) or squares and discs (colour)
     data: Literal["moving-digits", "shapes"] = "moving-digits"
+    # how training noises clips, and rollouts sample to match (see the module docstring)
     objective: Objective = "diffusion-forcing"
-    model: Literal["transformer", "uvit", "gru"] = "gru"  # the ConvGRU learns far faster per CPU second
+    # the network: patch transformer, U-ViT or ConvGRU (the ConvGRU learns far faster per CPU second)
+    model: Literal["transformer", "uvit", "gru"] = "gru"
     causal: bool = True  # False: a non-causal transformer or U-ViT (what dfot-video trains)
-    size: int = 32
+    size: int = 32  # frame height and width in pixels
     frames: int = 16  # training clip length N, and the transformer's window
     train_clips: int = 100_000  # procedural clips, rendered on the fly
-    patch: int = 4  # transformer
-    dim: int = 64
-    depth: int = 4
-    heads: int = 4
+    patch: int = 4  # side in pixels of the patch transformer's patches
+    dim: int = 64  # width of the transformer and U-ViT space-time blocks
+    depth: int = 4  # space-time blocks of the transformer and U-ViT
+    heads: int = 4  # attention heads of the space-time blocks
     base: int = 16  # ConvGRU and U-ViT frame levels
-    hidden: int = 32
+    hidden: int = 32  # channels of the ConvGRU's recurrent state
     schedule: ScheduleName = "cosine"
     kind: KindName = "v"
     weighting: Literal["own", "eps", "x0", "v", "min_snr", "sigmoid"] = "own"  # own: MSE in `kind`
     t_sampler: Literal["uniform", "stratified", "logit_normal"] = "uniform"
+    # the scheduling matrix of diffusion-forcing rollouts: per-frame noise level per row
     scheduling: Literal["pyramid", "autoregressive", "trapezoid", "full_sequence"] = "pyramid"
+    # pyramid and trapezoid: frame t starts floor(t * scale) rows after the first
     uncertainty_scale: float = 1.0
     sampling_steps: int = 10  # noise levels per frame (rows of the matrix per frame)
     stabilization: float = 0.02  # history noise level of diffusion forcing
     chunk: int = 8  # new frames per window (teacher forcing: 1)
-    eta: float = 0.0
+    eta: float = 0.0  # DDIM eta of rollouts; 0: deterministic given the initial noise
     context: int = 8  # ground-truth frames a rollout starts from
     rollout_factor: int = 8  # rollouts of rollout_factor * frames generated frames
     n_eval: int = 16
     digits: int = 0  # digits per training clip (moving digits); 0: a mix of 1 and 2
     eval_digits: int = 0  # digits per held-out sequence (moving digits); 0: the training clips' number
-    psnr_threshold: float = (
-        18.0  # the truth shifted by 1 pixel scores 21 dB, by 2 pixels 16, a blank frame 12
-    )
+    # PSNR (dB) of the divergence horizon: the truth shifted by 1 pixel scores 21, by 2 pixels 16, blank 12
+    psnr_threshold: float = 18.0
     identity_threshold: float = 0.5  # digit identity horizon: the first frame it stays below this
     colour_threshold: float = 0.5  # shapes' colour horizon: the first frame the similarity stays below this
     steps: int = 1200
