@@ -3,7 +3,14 @@ import math
 import pytest
 import torch
 
-from genlab.core.data import DENSITIES, get_density, load_digits, load_image
+from genlab.core.data import (
+    DENSITIES,
+    HELDOUT_OFFSET,
+    get_density,
+    heldout_generator,
+    load_digits,
+    load_image,
+)
 from genlab.core.data.images import SHIPPED
 
 
@@ -70,3 +77,11 @@ def test_shipped_images_load_offline(name):
 def test_unknown_image():
     with pytest.raises(ValueError, match="astronaut"):
         load_image("astronat")
+
+
+def test_heldout_generator_is_a_stream_apart_from_training():
+    held = torch.randn(5, generator=heldout_generator(3))
+    assert torch.equal(held, torch.randn(5, generator=torch.Generator().manual_seed(3 + HELDOUT_OFFSET)))
+    assert not torch.equal(held, torch.randn(5, generator=torch.Generator().manual_seed(3)))
+    with pytest.raises(TypeError, match="seed must be an int"):
+        heldout_generator(3.0)

@@ -16,6 +16,7 @@ from typing import Literal
 import torch
 from torch.utils.data import TensorDataset
 
+from genlab.core.data import heldout_generator
 from genlab.core.data.toy2d import get_density
 from genlab.core.diffusion import Denoiser, diffusion_loss, get_schedule, log_likelihood, sample_prior
 from genlab.core.diffusion.registry import (
@@ -73,7 +74,7 @@ class Diffusion2DTask:
         self.train_set = TensorDataset(
             self.density.sample(cfg.n_train, torch.Generator().manual_seed(cfg.seed))
         )
-        self.test = self.density.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 10_000))
+        self.test = self.density.sample(cfg.n_eval, heldout_generator(cfg.seed))
         self.schedule = get_schedule(cfg.schedule)
         self.model = TimeMLP(2, cfg.hidden, cfg.depth)
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from genlab.core.data import heldout_generator
 from genlab.core.data.toy2d import get_density
 from genlab.core.discrete import MixturePath, generalized_kl_loss, nelbo, sample_ctmc_euler
 from genlab.core.grids import time_grid
@@ -98,9 +99,7 @@ class Discrete2DTask:
         self.train_set = TensorDataset(
             to_grid(board.sample(cfg.n_train, torch.Generator().manual_seed(cfg.seed)), cfg.grid)
         )
-        self.test = to_grid(
-            board.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 10_000)), cfg.grid
-        )
+        self.test = to_grid(board.sample(cfg.n_eval, heldout_generator(cfg.seed)), cfg.grid)
         self.path = MixturePath(cfg.grid, cfg.source, "polynomial", n=cfg.schedule_power)
         self.model = TokenMLP(self.path.num_states, cfg.grid, 2, cfg.hidden, cfg.depth)
 

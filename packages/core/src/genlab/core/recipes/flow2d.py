@@ -12,6 +12,7 @@ from typing import Literal
 import torch
 from torch.utils.data import TensorDataset
 
+from genlab.core.data import heldout_generator
 from genlab.core.data.toy2d import get_density
 from genlab.core.flow.couplings import get_coupling
 from genlab.core.flow.matching import cfm_loss, sample_flow, sb_cfm_loss
@@ -75,7 +76,7 @@ class Flow2DTask:
         self.train_set = TensorDataset(
             self.density.sample(cfg.n_train, torch.Generator().manual_seed(cfg.seed))
         )
-        self.test = self.density.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 10_000))
+        self.test = self.density.sample(cfg.n_eval, heldout_generator(cfg.seed))
         self.model = TimeMLP(2, cfg.hidden, cfg.depth)
 
     def loss(self, model, x0):

@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
+from genlab.core.data import heldout_generator
 from genlab.core.data.toy2d import get_density
 from genlab.core.flow.interpolants import Interpolant, sample_sde, sample_time
 from genlab.core.flow.matching import sample_flow
@@ -78,7 +79,7 @@ class Interpolant2DTask:
         self.train_set = TensorDataset(
             self.density.sample(cfg.n_train, torch.Generator().manual_seed(cfg.seed))
         )
-        self.test = self.density.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 10_000))
+        self.test = self.density.sample(cfg.n_eval, heldout_generator(cfg.seed))
         self.eval_source = self.source.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 30_000))
         self.models: dict[str, InterpolantNet] = {}
         self.model = InterpolantNet(cfg.hidden, cfg.depth)  # the last variant

@@ -24,6 +24,7 @@ from typing import Literal
 import torch
 from torch.utils.data import TensorDataset
 
+from genlab.core.data import heldout_generator
 from genlab.core.data.toy2d import get_density
 from genlab.core.lookup import lookup
 from genlab.core.nflows import (
@@ -120,7 +121,7 @@ class NF2DTask:
         self.train_set = TensorDataset(
             self.density.sample(cfg.n_train, torch.Generator().manual_seed(cfg.seed))
         )
-        self.test = self.density.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 10_000))
+        self.test = self.density.sample(cfg.n_eval, heldout_generator(cfg.seed))
         self.model = build_flow(cfg.flow, cfg.layers, cfg.hidden, cfg.depth)
 
     def loss(self, model, x):

@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from genlab.core.checkpoint import EVAL_FILES, latest, load_weights
+from genlab.core.data import heldout_generator
 from genlab.core.data.toy2d import get_density
 from genlab.core.flow.matching import cfm_loss, sample_flow
 from genlab.core.flow.rectified import (
@@ -71,7 +72,7 @@ class RectifiedFlow2DTask:
         self.train_set = TensorDataset(
             self.density.sample(cfg.n_train, torch.Generator().manual_seed(cfg.seed))
         )
-        self.test = self.density.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 10_000))
+        self.test = self.density.sample(cfg.n_eval, heldout_generator(cfg.seed))
         self.eval_source = self.source.sample(cfg.n_eval, torch.Generator().manual_seed(cfg.seed + 30_000))
         self.model = self.new_model()  # the distilled one-step student
         self.flows: dict[int, torch.nn.Module] = {}  # k -> k-rectified flow

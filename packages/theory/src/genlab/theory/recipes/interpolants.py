@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import torch
 from torch.utils.data import TensorDataset
 
+from genlab.core.data import heldout_generator
 from genlab.core.data.mixtures import GaussianMixture
 from genlab.core.data.toy2d import get_density
 from genlab.core.flow.exact import MixtureInterpolant
@@ -100,7 +101,7 @@ class InterpolantsExperiment(Experiment):
                 f"need at least 2 checkpoints and steps >= 4^(checkpoints-1), got {cfg.checkpoints}"
             )
         self.data, self.base = get_density("8gaussians").mixture, base_mixture(cfg.base)
-        gen = torch.Generator().manual_seed(cfg.seed + 10_000)
+        gen = heldout_generator(cfg.seed)
         self.x_nll = self.data.sample(cfg.n_nll, gen)
         self.x_base = self.base.sample(cfg.n_cost, gen)
         self.x_indep = self.data.sample(cfg.n_cost, gen)
