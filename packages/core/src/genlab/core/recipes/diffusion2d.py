@@ -45,13 +45,14 @@ class Diffusion2DConfig(TrainConfig):
     depth: int = 4
     schedule: ScheduleName = "cosine"
     kind: KindName = "v"
+    # the loss's weighting w(t) on the eps-loss (Kingma & Gao); kind: plain MSE in the predicted kind
     weighting: Literal["kind", "uniform", "eps", "x0", "v", "min_snr", "edm", "sigmoid"] = "kind"
     t_sampler: Literal["uniform", "stratified", "logit_normal", "log_normal"] = "stratified"
     sampler: SamplerName = "dpmpp_2m"
     grid: GridName = "logsnr"
     nfe: int = 10
     t_max: float = 0.98  # the logsnr grid's steps lie in [t_min, t_max] (chosen by a sweep, see docs)
-    t_min: float = 0.1
+    t_min: float = 0.1  # the logsnr grid jumps from t_min straight to 0 (other grids ignore it)
     reference_steps: int = 1000  # ancestral steps of the reference sampler; 0 skips it
     n_eval: int = 10_000
     n_nll: int = 2000  # held-out points for the ODE likelihood; 0 skips it

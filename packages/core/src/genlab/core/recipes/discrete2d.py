@@ -36,7 +36,8 @@ BOARD = 4.0  # the checkerboard covers [-4, 4]^2 in 4 x 4 cells
 
 @dataclass
 class Discrete2DConfig(TrainConfig):
-    grid: int = 128
+    grid: int = 128  # grid cells per axis: the vocabulary of each of the two tokens (a multiple of 4)
+    # what a corrupted token becomes at t = 1: the mask token, or uniform over the grid
     source: Literal["mask", "uniform"] = "mask"
     schedule_power: float = 2.0  # n of kappa(t) = 1 - (1 - t)^n
     hidden: int = 256

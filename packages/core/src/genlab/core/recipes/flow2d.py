@@ -37,13 +37,16 @@ class Flow2DConfig(TrainConfig):
     density: DensityName = "checkerboard"
     source: Literal[
         "noise", "checkerboard", "8gaussians", "ring8", "grid25", "moons", "swissroll", "rings"
-    ] = "noise"
+    ] = "noise"  # the density x1 at t = 1 that the flow starts from; noise: N(0, I)
+    # the interpolation x_t = alpha(t) x0 + sigma(t) x1 (genlab.core.flow.paths)
     path: Literal["linear", "condot", "trig", "vp", "cosine"] = "linear"
     coupling: Literal["independent", "ot", "sb"] = "independent"  # sb: Schrodinger-bridge CFM
+    # sigma of the Schrodinger bridge (coupling sb only): entropic OT reg 2 sigma^2, bridge noise
     sb_sigma: float = 0.5
     n_train: int = 100_000
     hidden: int = 256
     depth: int = 4
+    # ODE solver of sampling; dopri5 is adaptive and ignores sample_steps
     method: Literal["euler", "midpoint", "heun", "rk4", "dopri5"] = "heun"
     sample_steps: int = 50
     n_eval: int = 10_000

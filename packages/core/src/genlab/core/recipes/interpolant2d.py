@@ -47,9 +47,11 @@ class InterpolantNet(nn.Module):
 
 @dataclass
 class Interpolant2DConfig(TrainConfig):
+    # the density x1 at t = 1 that samples start from; noise: N(0, I)
     source: Literal["noise", "8gaussians", "checkerboard", "moons", "rings"] = "8gaussians"
     density: Literal["moons", "checkerboard", "8gaussians", "rings", "swissroll", "grid25"] = "moons"
     a: float = 1.0  # gamma(t)^2 = a t (1 - t) for the stochastic variants
+    # diffusion eps of the SDE sampler dX = (b - eps s) dt + sqrt(2 eps) dW (scaled by gamma^2 / a)
     sde_eps: float = 1.0
     sample_steps: int = 100
     n_train: int = 100_000

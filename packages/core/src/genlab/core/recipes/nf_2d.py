@@ -97,8 +97,9 @@ def build_flow(kind: str, layers: int, hidden: int, depth: int) -> Flow:
 @dataclass
 class NF2DConfig(TrainConfig):
     density: DensityName = "moons"
+    # the flow family: MAF, neural spline, Glow-style coupling or i-ResNet
     flow: Literal["maf", "nsf", "coupling", "iresnet"] = "maf"
-    layers: int = 8
+    layers: int = 8  # flow steps stacked (one MADE, spline, Glow step or residual block each)
     hidden: int = 64
     depth: int = 2
     n_train: int = 100_000

@@ -40,14 +40,14 @@ Target = Literal["8gaussians", "moons", "checkerboard", "ring8", "grid25", "ring
 
 @dataclass
 class RectifiedFlow2DConfig(TrainConfig):
-    source: Source = "noise"
+    source: Source = "noise"  # the density the flow starts from at t = 1; noise: N(0, I)
     density: Target = "8gaussians"
     reflows: int = 2  # 1-RF, then this many reflows (2-RF, 3-RF)
     distill_from: int = 2  # distil the k-RF into a one-step model
-    reflow_steps: int = 3000
-    distill_steps: int = 3000
+    reflow_steps: int = 3000  # training steps of each reflow (k-RF, k >= 2)
+    distill_steps: int = 3000  # training steps of the one-step distillation
     n_train: int = 100_000
-    n_pairs: int = 50_000
+    n_pairs: int = 50_000  # (source, endpoint) pairs simulated by the ODE for each reflow or distillation
     sim_steps: int = 100  # RK4 steps when simulating the ODE to pair points
     hidden: int = 256
     depth: int = 4

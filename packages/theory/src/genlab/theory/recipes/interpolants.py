@@ -65,9 +65,9 @@ class InterpolantsConfig(TrainConfig):
     depth: int = 3
     checkpoints: int = 3  # measured after steps / 4^j training steps, j = checkpoints - 1 .. 0
     n_train: int = 100_000
-    n_times: int = 25
+    n_times: int = 25  # times t, uniform in [0.02, 0.98], at which the velocity error is measured
     n_velocity: int = 2000  # points per t for the velocity error
-    n_nll: int = 500
+    n_nll: int = 500  # data points whose NLL gap (exact log density minus the ODE likelihood) is averaged
     n_cost: int = 2000  # points of the ODE coupling and the exact OT
     steps: int = 4000
     batch_size: int = 512
