@@ -1,19 +1,10 @@
 """Shared by the genlab-molecules tests: a few small molecules embedded once (ETKDGv3 + MMFF)."""
 
 import pytest
-import torch
 
 from genlab.molecules.conformers import embed
 
 STABLE = ("O", "CCO", "C#N", "C=O", "CN", "FC(F)F", "CC(=O)NC", "OC1CC1")
-
-
-@pytest.fixture(autouse=True)
-def single_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")
