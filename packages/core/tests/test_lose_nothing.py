@@ -154,3 +154,20 @@ def test_an_unusable_out_is_named(tmp_path, capsys, out, monkeypatch):
     code = main(["train", "flow-2d", "--preset", "smoke", "--steps", "1", "--out", out])
     err = capsys.readouterr().err
     assert code == 2 and f"--out {out}: cannot make a run directory there" in err
+
+
+def test_a_full_disk_while_drawing_figures_leaves_no_partial_file(tmp_path):
+    import errno
+
+    from genlab.core.errors import GenlabError
+    from genlab.core.run import whole_files_only
+
+    (tmp_path / "eval.json").write_text("{}")  # complete before: kept
+    with pytest.raises(GenlabError, match="disk is full .* removed the partial samples.png"):
+        with whole_files_only(tmp_path):
+            (tmp_path / "samples.png").write_bytes(b"\x89PNG cut sh")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval.json"]
+    with pytest.raises(OSError, match="Permission"):  # other errors pass through untouched
+        with whole_files_only(tmp_path):
+            raise OSError(errno.EACCES, "Permission denied")

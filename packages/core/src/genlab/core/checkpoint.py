@@ -67,7 +67,8 @@ def _write_text_atomic(path: Path, text: str) -> None:
     _fsync(path.parent)
 
 
-def _disk_full(err: BaseException) -> bool:
+def disk_full(err: BaseException) -> bool:
+    """Whether ``err`` says that the disk (or the quota) is full, in any of the forms libraries use."""
     if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     return "No space left on device" in str(err) or "os error 28" in str(err)
@@ -134,7 +135,7 @@ def save(
         _write_text_atomic(root / "latest", name)
     except (OSError, SafetensorError) as err:
         shutil.rmtree(tmp, ignore_errors=True)
-        if _disk_full(err):
+        if disk_full(err):
             raise CheckpointError(
                 f"the disk is full: checkpoint {final} was not written and its partial files were removed; "
                 f"{describe_last(root)}"

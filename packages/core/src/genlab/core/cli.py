@@ -165,7 +165,7 @@ def cmd_train(args, extra) -> None:
 def cmd_sample(args, extra) -> None:
     import torch
 
-    from genlab.core.run import load_run, resolve_run_dir
+    from genlab.core.run import load_run, resolve_run_dir, whole_files_only
 
     run_dir = resolve_run_dir(Path(args.run_dir))
     overrides = _field_pairs(extra) | ({"seed": str(args.seed)} if args.seed is not None else {})
@@ -177,9 +177,10 @@ def cmd_sample(args, extra) -> None:
     started = time.time()
     torch.manual_seed(cfg.seed)
     samples = task.sample(model, args.n)  # not under no_grad: guidance may differentiate
-    task.save_samples(samples, out)
-    if args.raw:
-        _save_raw(samples, out.with_suffix(".safetensors"))
+    with whole_files_only(out.parent):
+        task.save_samples(samples, out)
+        if args.raw:
+            _save_raw(samples, out.with_suffix(".safetensors"))
     written = sorted(p for p in out.parent.iterdir() if p.is_file() and p.stat().st_mtime >= started - 1)
     print(f"{args.n} samples of {run_dir} (seed {cfg.seed}) written to:")
     print("\n".join(f"  {p}" for p in written))

@@ -7,6 +7,7 @@ weights and sample or evaluate again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import platform
@@ -18,7 +19,7 @@ from typing import Any
 import torch
 
 from genlab.core import __version__, checkpoint, distributed
-from genlab.core.errors import RunDirError
+from genlab.core.errors import GenlabError, RunDirError
 from genlab.core.plotting import plot_loss
 from genlab.core.recipe import Recipe, Task, get_recipe, parse_fields
 from genlab.core.trainer import TrainConfig, Trainer, run_dir_lock
@@ -125,11 +126,31 @@ def finish(run_dir: Path, task: Task, model: torch.nn.Module, timing: dict[str, 
     results["eval_seconds"] = time.perf_counter() - started
     _write_json(run_dir / "eval.json", results)
     samples = task.sample(model, task.n_show)
-    figure = task.save_samples(samples, run_dir / "samples.png")
-    if (run_dir / "metrics.jsonl").exists():
-        plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
-    write_report(run_dir, results, timing, figure)
+    with whole_files_only(run_dir):
+        figure = task.save_samples(samples, run_dir / "samples.png")
+        if (run_dir / "metrics.jsonl").exists():
+            plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
+        write_report(run_dir, results, timing, figure)
     return results
+
+
+@contextlib.contextmanager
+def whole_files_only(directory: Path):
+    """Remove the files written in ``directory`` by the block if the disk fills up in it: a figure cut
+    short is worse than none. Files that were already complete before the block are kept."""
+    before = {p: p.stat().st_mtime_ns for p in directory.iterdir() if p.is_file()}
+    try:
+        yield
+    except OSError as err:
+        if not checkpoint.disk_full(err):
+            raise
+        partial = [p for p in directory.iterdir() if p.is_file() and before.get(p) != p.stat().st_mtime_ns]
+        for path in partial:
+            path.unlink(missing_ok=True)
+        removed = ", ".join(p.name for p in partial) or "nothing"
+        raise GenlabError(
+            f"the disk is full while writing in {directory}: removed the partial {removed}"
+        ) from err
 
 
 def evaluate_run(
