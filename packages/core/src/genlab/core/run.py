@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import platform
 import time
@@ -89,8 +90,9 @@ def _train_in(
     if hasattr(task, "fit"):
         ema, start_step = task.fit(cfg, run_dir), None
     else:
-        trainer = Trainer(task.model, task.loss, task.train_set, cfg, run_dir)
-        trainer.evaluate = lambda model: progress(run_dir, task, model, trainer.step)
+        trainer = Trainer(
+            task.model, task.loss, task.train_set, cfg, run_dir, functools.partial(progress, run_dir, task)
+        )
         ema, start_step = trainer.fit(), trainer.start_step
     if info.is_main:
         timing = {"train_seconds": time.perf_counter() - started, "resumed_from": start_step}

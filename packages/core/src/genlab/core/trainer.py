@@ -297,7 +297,7 @@ class Trainer:
     """Train ``model`` on ``dataset`` with ``loss_fn``; checkpoints and metrics go to ``run_dir``.
 
     ``fit()`` resumes from the latest checkpoint in ``run_dir`` when there is one.
-    ``evaluate(ema_model) -> dict`` runs on rank 0 every ``eval_every`` steps.
+    ``evaluate(ema_model, step) -> dict`` runs on rank 0 every ``eval_every`` steps.
     """
 
     def __init__(
@@ -307,7 +307,7 @@ class Trainer:
         dataset: Dataset,
         cfg: TrainConfig,
         run_dir: Path | None = None,
-        evaluate: Callable[[nn.Module], dict[str, float]] | None = None,
+        evaluate: Callable[[nn.Module, int], dict[str, float]] | None = None,
     ):
         self.cfg, self.loss_fn, self.evaluate = cfg, loss_fn, evaluate
         self.info = distributed.setup(cfg.device)
@@ -467,7 +467,10 @@ class Trainer:
                 self.save()
             if self.evaluate and cfg.eval_every and self.step % cfg.eval_every == 0 and info.is_main:
                 self._log(
-                    {"step": self.step, **{f"eval/{k}": v for k, v in self.evaluate(self.ema.module).items()}}
+                    {
+                        "step": self.step,
+                        **{f"eval/{k}": v for k, v in self.evaluate(self.ema.module, self.step).items()},
+                    }
                 )
             if stopping:
                 bar.close()
