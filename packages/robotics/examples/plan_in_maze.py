@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         p.error(str(err))
     if recipe.name != "diffuser-maze2d":
         p.error(f"{args.run_dir} is a {recipe.name} run, not a diffuser-maze2d run")
-    episode = scores.Task(args.start, args.goal, env_seed=args.seed, policy_seed=args.seed)
+    episode = scores.MazeTask(args.start, args.goal, env_seed=args.seed, policy_seed=args.seed)
     tracker = task.plan_trackers(model, args.replan_every)(
         episode
     )  # the run's planner and controller settings

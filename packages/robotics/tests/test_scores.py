@@ -6,7 +6,7 @@ import pytest
 from genlab.robotics.controller import shortest_path
 from genlab.robotics.mazes import get_maze
 from genlab.robotics.scores import (
-    Task,
+    MazeTask,
     distinct_tasks,
     evaluate,
     expert_policy,
@@ -57,11 +57,11 @@ def test_expert_beats_random_on_the_same_tasks():
 
 
 def test_straight_to_goal_arrives_in_sight_and_not_round_the_wall():
-    in_sight = [Task((1, 1), (1, 3), 0, 0), Task((3, 3), (1, 3), 1, 1)]
+    in_sight = [MazeTask((1, 1), (1, 3), 0, 0), MazeTask((3, 3), (1, 3), 1, 1)]
     seen = evaluate("umaze", straight_policy(), in_sight)
     assert seen.success_rate == 1.0 and seen.arrivals == 2
     np.testing.assert_allclose(seen.path_ratios, 1.0, atol=0.1)  # a straight line is the shortest path
-    hidden = evaluate("umaze", straight_policy(), [Task((1, 1), (3, 1), 0, 0)])  # the wall between them
+    hidden = evaluate("umaze", straight_policy(), [MazeTask((1, 1), (3, 1), 0, 0)])  # the wall between them
     summary = strict_json(hidden.summary())
     assert summary["arrivals"] == 0 and summary["time_to_goal"] is None and summary["path_ratio"] is None
 

@@ -18,10 +18,12 @@ import numpy as np
 from PIL import Image
 
 from genlab.robotics.mazes import make_env
-from genlab.robotics.scores import Policy, Task, run_episode
+from genlab.robotics.scores import MazeTask, Policy, run_episode
 
 
-def render_episode(maze: str, policy: Policy, task: Task, every: int = 2) -> tuple[list[np.ndarray], float]:
+def render_episode(
+    maze: str, policy: Policy, task: MazeTask, every: int = 2
+) -> tuple[list[np.ndarray], float]:
     """(frames [H, W, 3] uint8 of every ``every``-th step, the episode's return) of ``policy`` on ``task``."""
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")

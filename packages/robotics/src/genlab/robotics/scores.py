@@ -35,7 +35,7 @@ Policy = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (observation [4], goa
 
 
 @dataclass(frozen=True)
-class Task:
+class MazeTask:
     """One evaluation episode: where the agent starts, where the goal is, and the seeds of env and policy."""
 
     start_cell: tuple[int, int]
@@ -98,7 +98,7 @@ def normalized_score(returns, random_return: float, expert_return: float):
     return 100.0 * (np.asarray(returns, dtype=np.float64) - random_return) / (expert_return - random_return)
 
 
-def make_tasks(maze: str, n_episodes: int, seed: int = 0) -> list[Task]:
+def make_tasks(maze: str, n_episodes: int, seed: int = 0) -> list[MazeTask]:
     """``n_episodes`` tasks with start and goal drawn uniformly from distinct free cells."""
     cells = get_maze(maze).free_cells
     rng = np.random.default_rng(seed)
@@ -109,9 +109,9 @@ def make_tasks(maze: str, n_episodes: int, seed: int = 0) -> list[Task]:
     return tasks
 
 
-def _task(rng: np.random.Generator, start, goal) -> Task:
+def _task(rng: np.random.Generator, start, goal) -> MazeTask:
     env_seed, policy_seed = (int(s) for s in rng.integers(2**31, size=2))
-    return Task(tuple(map(int, start)), tuple(map(int, goal)), env_seed, policy_seed)
+    return MazeTask(tuple(map(int, start)), tuple(map(int, goal)), env_seed, policy_seed)
 
 
 def cell_pairs(maze: str) -> np.ndarray:
@@ -132,35 +132,35 @@ def hard_pairs(maze: str, quantile: float = 0.75) -> np.ndarray:
     return crossing[lengths >= np.quantile(lengths, quantile)]
 
 
-def hard_tasks(maze: str, n_episodes: int, seed: int = 0, quantile: float = 0.75) -> list[Task]:
+def hard_tasks(maze: str, n_episodes: int, seed: int = 0, quantile: float = 0.75) -> list[MazeTask]:
     """``n_episodes`` tasks drawn uniformly from ``hard_pairs(maze, quantile)``."""
     pairs = hard_pairs(maze, quantile)
     rng = np.random.default_rng(seed)
     return [_task(rng, *pairs[i]) for i in rng.integers(len(pairs), size=n_episodes)]
 
 
-def distinct_tasks(maze: str, n: int, seed: int = 0) -> list[Task]:
+def distinct_tasks(maze: str, n: int, seed: int = 0) -> list[MazeTask]:
     """``n`` tasks with distinct (start, goal) cell pairs (all of them if the maze has fewer), e.g. for figures."""
     pairs = cell_pairs(maze)
     rng = np.random.default_rng(seed)
     return [_task(rng, *pairs[i]) for i in rng.permutation(len(pairs))[:n]]
 
 
-def random_policy(task: Task) -> Policy:
+def random_policy(task: MazeTask) -> Policy:
     """D4RL's ``ref_min`` policy: actions uniform on [-1, 1]^2."""
     rng = np.random.default_rng(task.policy_seed)
     return lambda observation, goal: rng.uniform(-1.0, 1.0, size=2).astype(np.float32)
 
 
-def expert_policy(maze: str) -> Callable[[Task], Policy]:
+def expert_policy(maze: str) -> Callable[[MazeTask], Policy]:
     """D4RL's ``ref_max`` policy: the waypoint controller, its jitter seeded by the task."""
     return lambda task: WaypointController(maze, rng=np.random.default_rng(task.policy_seed))
 
 
-def straight_policy(gains: tuple[float, float] = (10.0, 1.0)) -> Callable[[Task], Policy]:
+def straight_policy(gains: tuple[float, float] = (10.0, 1.0)) -> Callable[[MazeTask], Policy]:
     """The trivial baseline: Diffuser's tracking controller with ``gains`` aimed at the goal at rest, no plan."""
 
-    def make(task: Task) -> Policy:
+    def make(task: MazeTask) -> Policy:
         return lambda observation, goal: track(
             np.r_[goal, 0.0, 0.0][None], 1, np.asarray(observation, dtype=np.float64), gains
         )
@@ -169,7 +169,12 @@ def straight_policy(gains: tuple[float, float] = (10.0, 1.0)) -> Callable[[Task]
 
 
 def run_episode(
-    env, maze: str, policy: Policy, task: Task, radius: float = GOAL_RADIUS, on_step: Callable | None = None
+    env,
+    maze: str,
+    policy: Policy,
+    task: MazeTask,
+    radius: float = GOAL_RADIUS,
+    on_step: Callable | None = None,
 ) -> tuple[float, float, float]:
     """One episode of ``task`` for the env's full length: (return, first step within ``radius`` of the goal,
     path ratio (see the module doc); both NaN if it never arrives). ``on_step(env)`` is called after the reset
@@ -193,7 +198,7 @@ def run_episode(
 
 
 def evaluate(
-    maze: str, make_policy: Callable[[Task], Policy], tasks: list[Task], radius: float = GOAL_RADIUS
+    maze: str, make_policy: Callable[[MazeTask], Policy], tasks: list[MazeTask], radius: float = GOAL_RADIUS
 ) -> Evaluation:
     """Run a fresh ``make_policy(task)`` on every task for the env's full episode length."""
     env = make_env(maze)
@@ -201,12 +206,3 @@ def evaluate(
     env.close()
     returns, times, ratios = episodes.T
     return Evaluation(returns, ~np.isnan(times), times, ratios, radius)
-
-
-def reference_scores(maze: str, n_episodes: int = 50, seed: int = 0) -> dict[str, Evaluation]:
-    """The random and expert references of ``maze`` on one set of tasks: ``{"random": ..., "expert": ...}``."""
-    tasks = make_tasks(maze, n_episodes, seed)
-    return {
-        "random": evaluate(maze, random_policy, tasks),
-        "expert": evaluate(maze, expert_policy(maze), tasks),
-    }

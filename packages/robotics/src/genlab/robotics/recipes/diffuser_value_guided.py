@@ -168,7 +168,7 @@ class DiffuserValueGuidedTask(DiffuserTask):
         lengths = [len(shortest_path(self.cfg.maze, start_cell, tuple(c))) for c in self.target_cells]
         return self.targets[int(np.argmin(lengths))]
 
-    def references(self) -> dict[str, Callable[[scores.Task], scores.Policy]]:
+    def references(self) -> dict[str, Callable[[scores.MazeTask], scores.Policy]]:
         """The reference policies, each driving to the nearest target instead of the env's goal."""
 
         def aimed(make_policy):
