@@ -25,12 +25,6 @@ def append_dims(t: torch.Tensor, ndim: int) -> torch.Tensor:
     return t.reshape(*t.shape, *([1] * (ndim - t.ndim)))
 
 
-def expand_time(t: torch.Tensor | float, x: torch.Tensor, t_ndim: int = 1) -> torch.Tensor:
-    """A tensor t of shape ``x.shape[:t_ndim]``, from a float, a 0-d tensor or a tensor of that shape."""
-    t = torch.as_tensor(t, dtype=x.dtype, device=x.device)
-    return t.expand(x.shape[:t_ndim]) if t.ndim == 0 else t
-
-
 def check_finite(x: torch.Tensor, name: str = "x") -> None:
     """Raise a ValueError naming ``name`` if it holds NaN or inf."""
     if not torch.isfinite(x).all():

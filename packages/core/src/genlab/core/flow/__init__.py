@@ -5,8 +5,6 @@ from genlab.core.flow.couplings import COUPLINGS, get_coupling
 from genlab.core.flow.exact import MixtureInterpolant
 from genlab.core.flow.interpolants import (
     Interpolant,
-    get_interpolant,
-    noise_objective,
     sample_sde,
     velocity_objective,
 )
@@ -34,9 +32,7 @@ __all__ = [
     "crossing_rate",
     "distill_loss",
     "get_coupling",
-    "get_interpolant",
     "get_path",
-    "noise_objective",
     "one_step",
     "path_sample",
     "reflow_pairs",

@@ -46,21 +46,13 @@ class MixtureInterpolant(nn.Module):
         logits = self.log_w - 0.5 * diff.square().sum(-1) / var - 0.5 * d * torch.log(2 * math.pi * var)
         gain = (da * a * self.var0 + db * b * self.var1 + dg * g) / var
         drift = da[..., None] * self.means0 + db[..., None] * self.means1 + gain[..., None] * diff
-        noise = (g / var)[..., None] * diff
-        return logits, drift, noise
-
-    def _posterior_mean(self, x: torch.Tensor, t: torch.Tensor, which: int) -> torch.Tensor:
-        terms = self._terms(x, t)
-        post = torch.softmax(terms[0].flatten(1), -1).view_as(terms[0])
-        return (post[..., None] * terms[which]).sum((1, 2)).to(x.dtype)
+        return logits, drift
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """The velocity b(x, t) = E[dx_t/dt | x_t = x]."""
-        return self._posterior_mean(x, t, 1)
-
-    def expected_noise(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """eta(x, t) = E[z | x_t = x]; the score is -eta / gamma."""
-        return self._posterior_mean(x, t, 2)
+        """The velocity b(x, t) = E[dx_t/dt | x_t = x]: the pairs' velocities under their posteriors."""
+        logits, drift = self._terms(x, t)
+        post = torch.softmax(logits.flatten(1), -1).view_as(logits)
+        return (post[..., None] * drift).sum((1, 2)).to(x.dtype)
 
     def log_prob(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """log rho_t(x) of the interpolant's marginal at t."""

@@ -20,7 +20,6 @@ import torch
 from torch import nn
 
 from genlab.core.grids import time_grid
-from genlab.core.lookup import lookup
 from genlab.core.tensors import append_dims, model_device
 
 
@@ -56,14 +55,6 @@ class Interpolant:
         return alpha * x0 + beta * x1 + gamma * z, da * x0 + db * x1 + dg * z, z
 
 
-INTERPOLANTS = {"linear": Interpolant("linear"), "trig": Interpolant("trig")}
-
-
-def get_interpolant(kind: str, a: float = 0.0) -> Interpolant:
-    lookup("interpolant", kind, INTERPOLANTS)
-    return Interpolant(kind, a)
-
-
 def sample_time(n: int, device=None, dtype=None, eps: float = 1e-3) -> torch.Tensor:
     """t ~ U[eps, 1 - eps]: d gamma / dt diverges at the ends when gamma > 0."""
     return eps + (1 - 2 * eps) * torch.rand(n, device=device, dtype=dtype)
@@ -77,15 +68,6 @@ def velocity_objective(
     xt, dxt, _ = interpolant.sample(x0, x1, t)
     v = model(xt, t, **cond)
     return (v.square() - 2 * dxt * v).flatten(1).sum(1).mean()
-
-
-def noise_objective(model: nn.Module, interpolant: Interpolant, x0: torch.Tensor, x1: torch.Tensor, **cond):
-    """E |eta(x_t, t) - z|^2: eta = E[z | x_t], so the score is -eta / gamma (needs gamma > 0)."""
-    if interpolant.a <= 0:
-        raise ValueError("the score of an interpolant needs gamma > 0 (a > 0)")
-    t = sample_time(x0.shape[0], x0.device, x0.dtype)
-    xt, _, z = interpolant.sample(x0, x1, t)
-    return (model(xt, t, **cond) - z).flatten(1).square().sum(1).mean()
 
 
 @torch.no_grad()
