@@ -1,5 +1,5 @@
-"""Users pip-install one domain package: core comes as an ordinary dependency and only the
-installed packages' recipes are listed."""
+"""Users pip-install one domain package: core comes as an ordinary dependency, only the installed
+packages' recipes are listed, and the package's smoke recipe runs."""
 
 import subprocess
 import sys
@@ -25,3 +25,20 @@ def test_pip_install_core_and_one_domain_package_into_a_fresh_venv(wheels, tmp_p
     assert "genlab-vision" not in shown and "genlab-core" in shown
     assert not list(venv.glob("lib/python*/site-packages/genlab/__init__.py"))
     assert list(venv.glob("lib/python*/site-packages/genlab/theory/__init__.py"))
+    trained = subprocess.run(  # the package's own smoke recipe runs from the installed wheels alone
+        [
+            str(venv / "bin" / "genlab"),
+            "train",
+            "theory-bsm",
+            "--preset",
+            "smoke",
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=1800,
+    )
+    assert trained.returncode == 0, trained.stderr
+    assert (tmp_path / "runs" / "theory-bsm" / "latest" / "claims.json").is_file()

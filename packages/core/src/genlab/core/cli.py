@@ -136,7 +136,9 @@ def cmd_list(_args, _extra) -> None:
     pkg_width = max(len(e.package) for e in entries.values())
     for name, entry in entries.items():
         print(f"{name:<{width}}  {entry.package:<{pkg_width}}  {entry.description}")
-    print("\ngenlab train RECIPE --help lists a recipe's fields and presets")
+    print(
+        "genlab train RECIPE --help lists a recipe's fields and presets", file=sys.stderr
+    )  # stdout: one recipe a line
 
 
 def cmd_train(args, extra) -> None:
