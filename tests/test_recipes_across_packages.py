@@ -43,9 +43,10 @@ def round_trip(name, tmp_path, capsys):
         return
     assert any((run_dir / "sampled").iterdir())
     assert main(["eval", str(tmp_path / name), "--out", str(tmp_path / "again")]) == 0
-    assert json.loads((tmp_path / "again" / "eval.json").read_text()).keys() == json.loads(
-        (run_dir / "eval.json").read_text()
-    ).keys()
+    assert (
+        json.loads((tmp_path / "again" / "eval.json").read_text()).keys()
+        == json.loads((run_dir / "eval.json").read_text()).keys()
+    )
 
 
 @pytest.mark.parametrize(
