@@ -193,18 +193,16 @@ def train_score(
         raise ValueError(
             f"x0 {tuple(x0.shape)} and grid {tuple(grid.shape)} do not match paths {tuple(paths.shape)}"
         )
-    pairs = torch.utils.data.TensorDataset(torch.arange(m * n_times))
-    trainer = Trainer(model, lambda *_: None, pairs, cfg)  # the loss needs the trainer's EMA: set below
     boot_start = int(bsm_warmup * cfg.steps)
-    teacher = trainer.ema.module
 
-    def loss_fn(net, idx):
+    def loss_fn(net, idx):  # the bootstrap's teacher is the trainer's EMA, checkpointed and resumed with it
         i, j = idx // n_times, idx % n_times
         x, t = paths[i, j], grid[j]
         target = dsm_target(x0[i], x, t, schedule)
         boot = ((t > t0) & (j > 0)).nonzero()[:, 0]
         if method != "dsm" and trainer.step >= boot_start and len(boot):
             x_s, x_t, s, tb = paths[i[boot], j[boot] - 1], x[boot], grid[j[boot] - 1], t[boot]
+            teacher = trainer.ema.module
             if method == "bsm":
                 label = bsm_target(teacher, x_s, s, tb, schedule)
             else:
@@ -213,7 +211,8 @@ def train_score(
         loss = (net(x, t) - target).square().sum(-1).mean() / d
         return loss, {}
 
-    trainer.loss_fn = loss_fn
+    pairs = torch.utils.data.TensorDataset(torch.arange(m * n_times))
+    trainer = Trainer(model, loss_fn, pairs, cfg)
     return trainer.fit()
 
 
