@@ -8,10 +8,13 @@ package, never the other packages' stacks).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import sys
 import time
+import types
+import typing
 import warnings
 from pathlib import Path
 
@@ -66,14 +69,12 @@ def summary(title: str, run_dir: Path, results: dict) -> str:
 
 def recipe_help(name: str) -> str:
     """Every config field of a recipe: type, default, the presets' values and its meaning."""
-    import typing
-
     from genlab.core.recipe import field_docs, get_recipe
     from genlab.core.trainer import TrainConfig
 
     recipe = get_recipe(name)
     docs, kinds = field_docs(recipe.config), typing.get_type_hints(recipe.config)
-    shared = {f.name for f in _fields(TrainConfig)}
+    shared = {f.name for f in dataclasses.fields(TrainConfig)}
     defaults = recipe.make_config("default")
     lines = [
         f"usage: genlab train {name} [--preset {{{','.join(catalog.PRESETS)}}}] [--out DIR] "
@@ -88,7 +89,7 @@ def recipe_help(name: str) -> str:
     ]
     for title, own in ((f"{name}'s fields", True), ("training fields (shared by every recipe)", False)):
         lines += ["", f"{title}:"]
-        for f in _fields(recipe.config):
+        for f in dataclasses.fields(recipe.config):
             if (f.name in shared) == own:
                 continue
             presets = [
@@ -105,16 +106,7 @@ def recipe_help(name: str) -> str:
     return "\n".join(lines)
 
 
-def _fields(cls):
-    import dataclasses
-
-    return dataclasses.fields(cls)
-
-
 def _type_name(kind) -> str:
-    import types
-    import typing
-
     origin = typing.get_origin(kind)
     if origin is typing.Literal:
         return "{" + ",".join(map(str, typing.get_args(kind))) + "}"
@@ -264,7 +256,6 @@ def quiet_third_party_warnings() -> None:
     note) say nothing to a genlab user; genlab's own warnings still show."""
     for module in ("torch_geometric", "torch.jit", "gymnasium", "gymnasium_robotics", "e3nn", "nerfstudio"):
         warnings.filterwarnings("ignore", module=module)
-        warnings.filterwarnings("ignore", message=rf".*{module}.*")
     if importlib.util.find_spec("farama_notifications"):  # printed on import, about Adroit (not used here)
         import farama_notifications
 
